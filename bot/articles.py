@@ -1,0 +1,186 @@
+"""The news domain: articles, their providers, images and related coverage.
+
+``ArticleDraft`` is what one article file says, validated; ``Article`` is what the store
+hands back. Both are plain frozen records with no I/O, so every layer can share them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
+
+ALLOWED_SCHEMES = frozenset({"http", "https"})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_TRACKING_PARAMS = frozenset({"fbclid", "gclid"})
+
+
+@dataclass(frozen=True, slots=True)
+class Provider:
+    """The outlet that published an article; ``domain`` is its identity, ``name`` its label."""
+
+    name: str
+    domain: str
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    """One picture attached to an article."""
+
+    url: str
+    width: int | None = None
+    height: int | None = None
+    is_cached: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RelatedItem:
+    """Another outlet's coverage of the same story."""
+
+    title: str
+    url: str
+    excerpt: str = ""
+    published_at: datetime | None = None
+    provider: Provider | None = None
+    quality: int | None = None
+    type: str | None = None
+    amp_url: str | None = None
+    cdn_amp_url: str | None = None
+    images: tuple[Image, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleDraft:
+    """A validated article as read from a file, before it is stored."""
+
+    url: str
+    title: str
+    published_at: datetime
+    provider: Provider
+    excerpt: str = ""
+    original_url: str | None = None
+    web_url: str | None = None
+    category: str | None = None
+    type: str | None = None
+    quality: int | None = None
+    heat: int | None = None
+    source_published: bool = False
+    topics: tuple[str, ...] = ()
+    images: tuple[Image, ...] = ()
+    related: tuple[RelatedItem, ...] = ()
+    secured: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    body: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """A stored article, as the commands and the posting job see it."""
+
+    id: int
+    url: str
+    title: str
+    excerpt: str
+    published_at: datetime
+    provider: Provider
+    quality: int | None
+    heat: int | None
+    source_published: bool
+    topics: tuple[str, ...]
+    images: tuple[Image, ...]
+    related: tuple[RelatedItem, ...]
+    original_url: str | None = None
+    web_url: str | None = None
+    category: str | None = None
+    type: str | None = None
+
+    @property
+    def link(self) -> str:
+        """Return the URL a reader should open: the outlet's page, else the aggregator's."""
+        return self.original_url or self.web_url or self.url
+
+
+@dataclass(frozen=True, slots=True)
+class TopicCount:
+    """A topic as shown to people (most common spelling) and how many articles carry it."""
+
+    name: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderCount:
+    """A provider and how many stored articles it published."""
+
+    name: str
+    domain: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class ArticlePage:
+    """One page of a query's results and the total number of matches."""
+
+    articles: tuple[Article, ...]
+    total: int
+    offset: int
+    limit: int
+
+
+def topic_key(topic: str) -> str:
+    """Return the matching key of a topic: ``AI`` and `` ai `` are the same topic."""
+    return " ".join(topic.split()).casefold()
+
+
+def is_web_url(url: str) -> bool:
+    """Tell whether ``url`` is an absolute http(s) URL with a host, safe to show as a link."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ALLOWED_SCHEMES and bool(parts.hostname)
+
+
+def url_host(url: str) -> str:
+    """Return the lower-case host of ``url`` without a leading ``www.``."""
+    host = (urlsplit(url).hostname or "").lower()
+    return host.removeprefix("www.")
+
+
+def canonical_url(url: str) -> str:
+    """Return the identity of an article URL.
+
+    Lower-case scheme and host, no default port, no fragment, no ``utm_*``/``fbclid``/``gclid``
+    parameters, no trailing slash. Raise ``ValueError`` for anything but an http(s) URL.
+    """
+    url = url.strip()
+    if not is_web_url(url):
+        raise ValueError(f"not an http(s) URL: {url!r}")
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    netloc = host
+    if parts.port is not None and parts.port != _DEFAULT_PORTS[scheme]:
+        netloc = f"{host}:{parts.port}"
+    if parts.username is not None:
+        userinfo = parts.username
+        if parts.password is not None:
+            userinfo += f":{parts.password}"
+        netloc = f"{userinfo}@{netloc}"
+    query = "&".join(
+        param
+        for param in parts.query.split("&")
+        if param and not _is_tracking_param(param.split("=", 1)[0])
+    )
+    path = re.sub(r"/+$", "", parts.path)
+    return urlunsplit((scheme, netloc, path, query, ""))
+
+
+def _is_tracking_param(key: str) -> bool:
+    lowered = unquote_plus(key).lower()
+    return lowered.startswith("utm_") or lowered in _TRACKING_PARAMS

@@ -1,0 +1,314 @@
+"""The ``newsbot`` command: load articles and look them up from a terminal.
+
+Exit status: 0 success; 1 some files rejected, or nothing found; 2 usage error or an
+unusable database or setting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import difflib
+import json
+import logging
+import shutil
+import sys
+import time
+import unicodedata
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from bot.articles import Article, ArticlePage
+from bot.config import Settings, load_settings
+from bot.errors import NewsbotError
+from bot.loader import load_articles
+from bot.store import Store
+
+EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
+
+log = logging.getLogger("newsbot")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="newsbot", description="Load news articles and look them up."
+    )
+    parser.add_argument(
+        "--db",
+        type=Path,
+        metavar="PATH",
+        help="database file (default: $NEWSBOT_DB or %(default)s)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    load = commands.add_parser("load", help="load article files or directories into the database")
+    load.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        metavar="PATH",
+        help="files or directories (default: $NEWSBOT_DATA_DIR)",
+    )
+    load.add_argument("--json", action="store_true", help="print a machine-readable report")
+    load.add_argument(
+        "--workers",
+        type=_bounded(1, 64),
+        metavar="N",
+        help="parsing processes (default: one per core)",
+    )
+
+    commands.add_parser("topics", help="list topics with their article counts")
+    commands.add_parser("providers", help="list providers with their article counts")
+
+    news = commands.add_parser("news", help="newest articles on a topic")
+    news.add_argument("topic")
+    news.add_argument("--min-quality", type=_bounded(0, 100), metavar="N")
+    _add_paging(news)
+
+    provider = commands.add_parser("provider", help="newest articles from a provider")
+    provider.add_argument("name", help="provider name or domain")
+    provider.add_argument("--min-quality", type=_bounded(0, 100), metavar="N")
+    _add_paging(provider)
+
+    search = commands.add_parser("search", help="full-text search, best match first")
+    search.add_argument("text", nargs="+")
+    _add_paging(search)
+    return parser  # fmt: skip
+
+
+def _bounded(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low} to {high}, got {value}")
+        return value
+
+    return parse
+
+
+def _add_paging(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--limit", type=_bounded(1, 100), default=10, metavar="N")
+    parser.add_argument("--offset", type=_bounded(0, 10_000_000), default=0, metavar="N")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line and return its exit status."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        return asyncio.run(_run(args, settings))
+    except NewsbotError as exc:
+        print(f"newsbot: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("newsbot: interrupted", file=sys.stderr)
+        return 130
+
+
+async def _run(args: argparse.Namespace, settings: Settings) -> int:
+    command: Callable[[Store, argparse.Namespace, Settings], Awaitable[int]] = _COMMANDS[
+        args.command
+    ]
+    async with await Store.open(args.db or settings.db_path) as store:
+        return await command(store, args, settings)
+
+
+async def _load(store: Store, args: argparse.Namespace, settings: Settings) -> int:
+    paths = args.paths or [settings.data_dir]
+    progress = _TerminalProgress(sys.stderr) if sys.stderr.isatty() and not args.json else None
+    report = await load_articles(
+        store,
+        paths,
+        workers=args.workers or settings.workers,
+        max_bytes=settings.max_file_bytes,
+        progress=progress,
+    )
+    if progress:
+        progress.finish()
+    if args.json:
+        print(json.dumps(report.as_json(), indent=2))
+    else:
+        for rejection in report.rejected:
+            print(f"{rejection.path}: {_clean(rejection.reason)}", file=sys.stderr)
+        for duplicate in report.duplicates:
+            print(
+                f"{duplicate.path}: same article as {duplicate.same_as} ({duplicate.url})",
+                file=sys.stderr,
+            )
+        print(f"Loaded {report.summary()}.")
+    return EXIT_OK if report.ok else EXIT_PARTIAL
+
+
+class _TerminalProgress:
+    """Draw "files done of total, rate" on one terminal line, at most ten times a second."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._started = time.perf_counter()
+        self._last_draw = 0.0
+        self._drawn = False
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.perf_counter()
+        if total < 1000 or now - self._last_draw < 0.1:
+            return
+        rate = done / max(now - self._started, 1e-6)
+        self._stream.write(f"\rloading: {done:,}/{total:,} files ({rate:,.0f} files/s)  ")
+        self._stream.flush()
+        self._last_draw, self._drawn = now, True
+
+    def finish(self) -> None:
+        if self._drawn:
+            self._stream.write("\r\033[K")
+            self._stream.flush()
+
+
+async def _topics(store: Store, args: argparse.Namespace, settings: Settings) -> int:
+    topics = await store.topics()
+    if not topics:
+        return _nothing(f"No topics yet. Load articles first: newsbot load {settings.data_dir}")
+    _table(["TOPIC", "ARTICLES"], [[t.name, f"{t.count:,}"] for t in topics], right={1})
+    return EXIT_OK
+
+
+async def _providers(store: Store, args: argparse.Namespace, settings: Settings) -> int:
+    providers = await store.providers()
+    if not providers:
+        return _nothing(f"No providers yet. Load articles first: newsbot load {settings.data_dir}")
+    _table(
+        ["PROVIDER", "DOMAIN", "ARTICLES"],
+        [[p.name, p.domain, f"{p.count:,}"] for p in providers],
+        right={2},
+    )
+    return EXIT_OK
+
+
+async def _news(store: Store, args: argparse.Namespace, settings: Settings) -> int:
+    topic = await store.topic(args.topic)
+    if topic is None:
+        names = [t.name for t in await store.topics()]
+        return _nothing(f"No topic {args.topic!r}.{_did_you_mean(args.topic, names)}"
+                        " See: newsbot topics")  # fmt: skip
+    page = await store.articles_by_topic(
+        args.topic, min_quality=args.min_quality, limit=args.limit, offset=args.offset
+    )
+    if not page.total:
+        return _nothing(f"No articles on {topic.name} of quality {args.min_quality} or more.")
+    _articles(page, f"{topic.name}")
+    return EXIT_OK
+
+
+async def _provider(store: Store, args: argparse.Namespace, settings: Settings) -> int:
+    page = await store.articles_by_provider(
+        args.name, min_quality=args.min_quality, limit=args.limit, offset=args.offset
+    )
+    if not page.total:
+        if await store.provider_ids(args.name):
+            return _nothing(
+                f"No articles from {args.name!r} of quality {args.min_quality} or more."
+            )
+        known = [name for p in await store.providers() for name in (p.name, p.domain)]
+        return _nothing(f"No provider {args.name!r}.{_did_you_mean(args.name, known)}"
+                        " See: newsbot providers")  # fmt: skip
+    _articles(page, page.articles[0].provider.name if page.articles else args.name)
+    return EXIT_OK
+
+
+async def _search(store: Store, args: argparse.Namespace, settings: Settings) -> int:
+    text = " ".join(args.text)
+    page = await store.search(text, limit=args.limit, offset=args.offset)
+    if not page.total:
+        return _nothing(f"Nothing matches {_clean(text)[:80]!r}. Try fewer or other words.")
+    _articles(page, f"search {_clean(text)[:40]!r}")
+    return EXIT_OK
+
+
+_COMMANDS: dict[str, Callable[[Store, argparse.Namespace, Settings], Awaitable[int]]] = {
+    "load": _load,
+    "topics": _topics,
+    "providers": _providers,
+    "news": _news,
+    "provider": _provider,
+    "search": _search,
+}
+
+
+def _nothing(message: str) -> int:
+    print(message, file=sys.stderr)
+    return EXIT_PARTIAL
+
+
+def _did_you_mean(text: str, names: Sequence[str]) -> str:
+    by_key = {name.casefold(): name for name in names}
+    close = difflib.get_close_matches(text.casefold(), list(by_key), n=3, cutoff=0.6)
+    if not close:
+        return ""
+    return " Did you mean " + " or ".join(repr(by_key[key]) for key in close) + "?"
+
+
+def _clean(text: str) -> str:
+    """Make text safe for a terminal: no control characters or escape sequences."""
+    return "".join(
+        " " if unicodedata.category(char) in {"Cc", "Cf", "Zl", "Zp"} else char for char in text
+    )
+
+
+def _fit(text: str, width: int) -> str:
+    text = " ".join(_clean(text).split())
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
+def _table(
+    headers: list[str],
+    rows: list[list[str]],
+    right: set[int] | None = None,
+    notes: Sequence[str] = (),
+) -> None:
+    """Print aligned columns; ``notes[i]``, if any, goes under the last column of row ``i``."""
+    right = right or set()
+    rows = [[_fit(cell, 80) for cell in row[:-1]] + [row[-1]] for row in rows]
+    widths = [max(len(cell) for cell in column) for column in zip(headers, *rows, strict=True)]
+    indent = " " * (sum(widths[:-1]) + 2 * (len(widths) - 1))
+    for index, row in enumerate([headers, *rows]):
+        cells = [
+            cell.rjust(width) if column in right else cell.ljust(width)
+            for column, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ]
+        print("  ".join(cells).rstrip())
+        if 0 < index <= len(notes):
+            print(indent + notes[index - 1])
+
+
+def _articles(page: ArticlePage, heading: str) -> None:
+    width = shutil.get_terminal_size((120, 24)).columns
+    first, last = page.offset + 1, page.offset + len(page.articles)
+    print(f"{_fit(heading, 60)}: {first:,} to {last:,} of {page.total:,}")
+    _table(
+        ["PUBLISHED", "QUALITY", "PROVIDER", "TITLE"],
+        [_article_row(article, width) for article in page.articles],
+        right={1},
+        notes=[_clean(article.link) for article in page.articles],
+    )
+    if last < page.total:
+        print(f"More: --offset {last}")
+
+
+def _article_row(article: Article, width: int) -> list[str]:
+    quality = "?" if article.quality is None else str(article.quality)
+    title = article.title + (" [already published]" if article.source_published else "")
+    return [
+        article.published_at.strftime("%Y-%m-%d %H:%M"),
+        quality,
+        _fit(article.provider.name, 20),
+        _fit(title, max(width - 50, 30)),
+    ]
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

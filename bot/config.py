@@ -1,0 +1,90 @@
+"""Settings, read from the environment and an optional ``.env`` file.
+
+Every setting is documented in ``.env.example``. The environment wins over ``.env``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.errors import ConfigError
+
+DEFAULT_DB = Path("data/newsbot.db")
+DEFAULT_DATA_DIR = Path("data/articles")
+DEFAULT_MAX_FILE_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything newsbot can be configured with."""
+
+    db_path: Path = DEFAULT_DB
+    data_dir: Path = DEFAULT_DATA_DIR
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    load_workers: int = 0  # 0: one per core
+
+    @property
+    def workers(self) -> int:
+        """Return how many processes parse files in a large load."""
+        return self.load_workers or os.cpu_count() or 1
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """Read ``KEY=value`` lines (``#`` comments, optional quotes, optional ``export``)."""
+    values: dict[str, str] = {}
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return values
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from None
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.removeprefix("export ").partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not key.isidentifier():
+            raise ConfigError(f"{path}, line {number}: expected KEY=value, got {raw.strip()!r}")
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        elif " #" in value:
+            value = value.split(" #", 1)[0].rstrip()
+        values[key] = value
+    return values
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")
+) -> Settings:
+    """Build the settings from ``environ`` (default: the process environment) over ``env_file``."""
+    values = read_env_file(env_file) if env_file is not None else {}
+    values.update(os.environ if environ is None else environ)
+
+    def text(name: str) -> str | None:
+        value = values.get(name, "").strip()
+        return value or None
+
+    def integer(name: str, default: int, minimum: int, maximum: int) -> int:
+        value = text(name)
+        if value is None:
+            return default
+        try:
+            number = int(value)
+        except ValueError:
+            raise ConfigError(f"{name} must be a whole number, got {value!r}") from None
+        if not minimum <= number <= maximum:
+            raise ConfigError(f"{name} must be from {minimum} to {maximum}, got {number}")
+        return number
+
+    return Settings(
+        db_path=Path(text("NEWSBOT_DB") or DEFAULT_DB),
+        data_dir=Path(text("NEWSBOT_DATA_DIR") or DEFAULT_DATA_DIR),
+        max_file_bytes=integer(
+            "NEWSBOT_MAX_FILE_BYTES", DEFAULT_MAX_FILE_BYTES, 1024, 64 * 1024 * 1024
+        ),
+        load_workers=integer("NEWSBOT_LOAD_WORKERS", 0, 0, 64),
+    )

@@ -1,0 +1,269 @@
+"""Load article files into the store: incrementally, in batches, parsing in a process pool.
+
+A file whose size and modification time are unchanged since its last load is not read
+again. Every batch is one transaction that stores the articles *and* remembers their files,
+so a load killed at any point leaves a consistent database and the next load finishes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+from bot.articles import ArticleDraft
+from bot.errors import ArticleError, UsageError
+from bot.parsing import DEFAULT_MAX_BYTES, parse_article
+from bot.store import SourceFile, Store
+
+ARTICLE_SUFFIXES = frozenset({".md", ".markdown", ".txt"})
+BATCH_SIZE = 500  # articles per transaction
+CHUNK_SIZE = 100  # files per parsing task
+POOL_THRESHOLD = 400  # fewer files than this are parsed in a thread: a pool costs ~0.2 s
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A file that could not be stored, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Duplicate:
+    """A file holding an article that another file holds too (same canonical URL)."""
+
+    path: str
+    same_as: str
+    url: str
+
+
+@dataclass(slots=True)
+class LoadReport:
+    """What a load did, file by file category."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0  # files in directories that are not article files
+    rejected: list[Rejection] = field(default_factory=list)
+    duplicates: list[Duplicate] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def files(self) -> int:
+        """Return how many article files were considered."""
+        return self.added + self.updated + self.unchanged + len(self.rejected)
+
+    @property
+    def ok(self) -> bool:
+        """Tell whether every file was stored (or already was)."""
+        return not self.rejected
+
+    def summary(self) -> str:
+        """Return the one-line summary a person reads after a load."""
+        line = (
+            f"{self.files:,} files in {self.seconds:.2f} s: {self.added:,} added, "
+            f"{self.updated:,} updated, {self.unchanged:,} unchanged, "
+            f"{len(self.rejected):,} rejected"
+        )
+        if self.duplicates:
+            line += f", {len(self.duplicates):,} duplicates"
+        if self.skipped:
+            line += f" ({self.skipped:,} other files skipped)"
+        return line
+
+    def as_json(self) -> dict[str, object]:
+        """Return the machine-readable report printed by ``newsbot load --json``."""
+        return {
+            "files": self.files,
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "rejected": len(self.rejected),
+            "skipped": self.skipped,
+            "seconds": round(self.seconds, 3),
+            "rejections": [{"path": r.path, "reason": r.reason} for r in self.rejected],
+            "duplicates": [
+                {"path": d.path, "same_as": d.same_as, "url": d.url} for d in self.duplicates
+            ],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFile:
+    """The outcome of reading one file: a draft or the reason it was rejected."""
+
+    source: SourceFile
+    draft: ArticleDraft | None = None
+    error: str | None = None
+
+
+def find_article_files(paths: Iterable[Path]) -> tuple[list[Path], int]:
+    """Return the article files under ``paths`` and how many other files were skipped.
+
+    A file named directly is always read. Inside a directory, only ``.md``, ``.markdown``
+    and ``.txt`` files are read; hidden files and directories are passed over.
+    """
+    found: dict[Path, None] = {}
+    skipped = 0
+    for path in paths:
+        if path.is_file():
+            found[path.absolute()] = None
+        elif path.is_dir():
+            for file, is_article in _walk(path):
+                if is_article:
+                    found[file.absolute()] = None
+                else:
+                    skipped += 1
+        elif path.exists():
+            raise UsageError(f"{path}: not a file or directory")
+        else:
+            raise UsageError(f"{path}: no such file or directory")
+    return sorted(found), skipped
+
+
+def _walk(directory: Path) -> Iterator[tuple[Path, bool]]:
+    try:
+        entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
+    except OSError:
+        return
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir(follow_symlinks=True):
+            yield from _walk(Path(entry.path))
+        elif entry.is_file(follow_symlinks=True):
+            yield Path(entry.path), Path(entry.name).suffix.lower() in ARTICLE_SUFFIXES
+
+
+def parse_files(paths: Sequence[str], max_bytes: int = DEFAULT_MAX_BYTES) -> list[ParsedFile]:
+    """Read and parse files; runs in a worker process for large loads."""
+    return [parse_file(path, max_bytes) for path in paths]
+
+
+def parse_file(path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> ParsedFile:
+    """Read and parse one file, never raising for a bad file."""
+    try:
+        with open(path, "rb") as handle:
+            stat = os.fstat(handle.fileno())
+            if stat.st_size > max_bytes:
+                source = SourceFile(path, stat.st_size, stat.st_mtime_ns, "")
+                return ParsedFile(
+                    source,
+                    error=f"file is {stat.st_size:,} bytes, over the {max_bytes:,}-byte limit",
+                )
+            data = handle.read(max_bytes + 1)
+    except OSError as exc:
+        return ParsedFile(SourceFile(path, 0, 0, ""), error=f"cannot read: {exc.strerror}")
+    source = SourceFile(
+        path, len(data), stat.st_mtime_ns, hashlib.blake2b(data, digest_size=16).hexdigest()
+    )
+    try:
+        return ParsedFile(source, draft=parse_article(data, max_bytes=max_bytes))
+    except ArticleError as exc:
+        return ParsedFile(source, error=str(exc))
+    except RecursionError:  # deeply nested YAML
+        return ParsedFile(source, error="invalid YAML: nested too deeply")
+
+
+async def load_articles(
+    store: Store,
+    paths: Iterable[Path],
+    *,
+    workers: int = 1,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    progress: Progress | None = None,
+) -> LoadReport:
+    """Load the article files under ``paths`` into ``store`` and report what happened."""
+    started = time.perf_counter()
+    report = LoadReport()
+    files, report.skipped = await asyncio.to_thread(find_article_files, list(paths))
+    known = await store.source_files()
+    todo = await asyncio.to_thread(_changed_files, files, known)
+    report.unchanged = len(files) - len(todo)
+    if progress:
+        progress(report.unchanged, len(files))
+    with _executor(workers, len(todo)) as executor:
+        loop = asyncio.get_running_loop()
+        tasks = [
+            loop.run_in_executor(executor, parse_files, todo[i : i + CHUNK_SIZE], max_bytes)
+            for i in range(0, len(todo), CHUNK_SIZE)
+        ]
+        batch: list[ParsedFile] = []
+        try:
+            for task in tasks:  # in order, so that the last of two duplicates wins
+                batch.extend(await task)
+                if len(batch) >= BATCH_SIZE:
+                    await _store_batch(store, batch, known, report)
+                    batch = []
+                    if progress:
+                        progress(report.files, len(files))
+            await _store_batch(store, batch, known, report)
+        finally:
+            for task in tasks:
+                task.cancel()
+    if progress:
+        progress(report.files, len(files))
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _changed_files(files: Sequence[Path], known: dict[str, SourceFile]) -> list[str]:
+    changed = []
+    for file in files:
+        path = str(file)
+        remembered = known.get(path)
+        if remembered is not None:
+            try:
+                stat = file.stat()
+            except OSError:
+                changed.append(path)  # parse_file reports why it cannot be read
+                continue
+            if stat.st_size == remembered.size and stat.st_mtime_ns == remembered.mtime_ns:
+                continue
+        changed.append(path)
+    return changed
+
+
+def _executor(workers: int, files: int) -> Executor:
+    if workers > 1 and files >= POOL_THRESHOLD:
+        return ProcessPoolExecutor(
+            max_workers=min(workers, -(-files // CHUNK_SIZE)), mp_context=get_context("spawn")
+        )
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsbot-parse")
+
+
+async def _store_batch(
+    store: Store, batch: list[ParsedFile], known: dict[str, SourceFile], report: LoadReport
+) -> None:
+    to_save: list[tuple[ArticleDraft, SourceFile]] = []
+    touched: list[SourceFile] = []
+    for parsed in batch:
+        if parsed.draft is None:
+            report.rejected.append(Rejection(parsed.source.path, parsed.error or "unknown error"))
+            continue
+        remembered = known.get(parsed.source.path)
+        if remembered is not None and remembered.digest == parsed.source.digest:
+            touched.append(parsed.source)  # touched, not edited
+            report.unchanged += 1
+        else:
+            to_save.append((parsed.draft, parsed.source))
+    await store.touch_source_files(touched)
+    outcomes = await store.save_articles(to_save)
+    for (_, source), outcome in zip(to_save, outcomes, strict=True):
+        if outcome.status == "added":
+            report.added += 1
+        else:
+            report.updated += 1
+        if outcome.duplicate_of:
+            report.duplicates.append(Duplicate(source.path, outcome.duplicate_of, outcome.url))

@@ -1,0 +1,384 @@
+"""Turn the bytes of one article file into a validated ``ArticleDraft``.
+
+The format is documented in ``docs/article-format.md``. Every rejection raises
+``ArticleError`` with a message naming the YAML position or the field and what was wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+import yaml
+
+from bot.articles import (
+    ArticleDraft,
+    Image,
+    Provider,
+    RelatedItem,
+    canonical_url,
+    is_web_url,
+    topic_key,
+    url_host,
+)
+from bot.errors import ArticleError
+
+try:  # libyaml is several times faster; fall back to the pure-Python loader.
+    from yaml import CSafeLoader as SafeLoader
+except ImportError:  # pragma: no cover - depends on how PyYAML was built
+    from yaml import SafeLoader  # type: ignore[assignment]
+
+DEFAULT_MAX_BYTES = 1024 * 1024
+MAX_TITLE_CHARS = 1_000
+MAX_EXCERPT_CHARS = 20_000
+MAX_TOPIC_CHARS = 100
+MAX_TOPICS = 50
+MAX_ITEMS = 100  # images or related items kept per article
+
+_FENCE = re.compile(r"^---[ \t]*\r?$", re.MULTILINE)
+_KNOWN_FIELDS = frozenset(
+    {
+        "title", "excerpt", "category", "type", "originalUrl", "webUrl", "publishedDateTime",
+        "quality", "heat", "published", "provider", "topics", "images", "related", "secured",
+    }
+)  # fmt: skip
+
+
+def parse_article(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ArticleDraft:
+    """Parse and validate one article file's bytes, or raise ``ArticleError`` saying why."""
+    if len(data) > max_bytes:
+        raise ArticleError(f"file is {len(data):,} bytes, over the {max_bytes:,}-byte limit")
+    if b"\x00" in data:
+        raise ArticleError("binary file (contains NUL bytes), not an article")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ArticleError(f"not valid UTF-8 (byte {exc.start})") from None
+    front, body = split_front_matter(text)
+    return build_draft(load_front_matter(front), body)
+
+
+def split_front_matter(text: str) -> tuple[str, str]:
+    """Split a file into its YAML front matter and its body."""
+    if not text.strip():
+        raise ArticleError("empty file, expected front matter between '---' lines")
+    first_line, _, rest = text.partition("\n")
+    if first_line.rstrip() != "---":
+        raise ArticleError("no front matter: the first line must be '---'")
+    closing = _FENCE.search(rest)
+    if closing is None:
+        raise ArticleError("unclosed front matter: no closing '---' line")
+    return rest[: closing.start()], rest[closing.end() :].lstrip("\r\n")
+
+
+def load_front_matter(front: str) -> dict[str, Any]:
+    """Load the YAML front matter, which must be a mapping of fields."""
+    try:
+        fields = yaml.load(front, Loader=SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" at line {mark.line + 2}, column {mark.column + 1}" if mark else ""
+        problem = exc.problem or exc.context or "syntax error"
+        raise ArticleError(f"invalid YAML{where}: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise ArticleError(f"invalid YAML: {exc}") from None
+    if fields is None:
+        raise ArticleError("front matter is empty")
+    if not isinstance(fields, dict):
+        raise ArticleError(f"front matter must be a mapping of fields, got {_kind(fields)}")
+    return fields
+
+
+def build_draft(fields: Mapping[Any, Any], body: str = "") -> ArticleDraft:
+    """Validate front-matter fields into an ``ArticleDraft``."""
+    original_url = _optional_url(fields, "originalUrl")
+    web_url = _optional_url(fields, "webUrl")
+    if original_url is None and web_url is None:
+        raise ArticleError("field 'originalUrl' or 'webUrl': at least one URL is required")
+    url = canonical_url(original_url or web_url or "")
+    title = _required_text(fields, "title", MAX_TITLE_CHARS)
+    return ArticleDraft(
+        url=url,
+        title=title,
+        published_at=_required_datetime(fields, "publishedDateTime"),
+        provider=_provider(fields.get("provider"), original_url or web_url or url),
+        excerpt=_optional_text(fields, "excerpt", MAX_EXCERPT_CHARS) or "",
+        original_url=original_url,
+        web_url=web_url,
+        category=_optional_text(fields, "category", 200),
+        type=_optional_text(fields, "type", 200),
+        quality=_quality(fields, "quality"),
+        heat=_heat(fields),
+        source_published=_flag(fields, "published"),
+        topics=_topics(fields.get("topics")),
+        images=_images(fields.get("images"), "images"),
+        related=_related(fields.get("related")),
+        secured=_optional_text(fields, "secured", None),
+        extra=_extra(fields),
+        body=body,
+    )
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, bool):
+        return f"a boolean ({value})"
+    if isinstance(value, int | float):
+        return f"a number ({value})"
+    if isinstance(value, str):
+        return f"a string ({_shorten(value)!r})"
+    if isinstance(value, datetime | date):
+        return f"a date ({value.isoformat()})"
+    return type(value).__name__
+
+
+def _shorten(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _fail(name: str, problem: str) -> ArticleError:
+    return ArticleError(f"field '{name}': {problem}")
+
+
+def _scalar_text(value: object) -> str | None:
+    """Return a YAML scalar as text (``title: 1984`` is a title), or None for anything else."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _required_text(fields: Mapping[Any, Any], name: str, limit: int) -> str:
+    if name not in fields or fields[name] is None:
+        raise _fail(name, "is required")
+    text = _optional_text(fields, name, limit)
+    if not text:
+        raise _fail(name, "must not be empty")
+    return text
+
+
+def _optional_text(fields: Mapping[Any, Any], name: str, limit: int | None) -> str | None:
+    value = fields.get(name)
+    if value is None:
+        return None
+    text = _scalar_text(value)
+    if text is None:
+        raise _fail(name, f"must be text, got {_kind(value)}")
+    text = text if limit is None else text.strip()
+    if limit is not None and len(text) > limit:
+        raise _fail(name, f"is {len(text):,} characters, over the limit of {limit:,}")
+    return text
+
+
+def _optional_url(fields: Mapping[Any, Any], name: str) -> str | None:
+    value = fields.get(name)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise _fail(name, f"must be a URL, got {_kind(value)}")
+    url = value.strip()
+    if not is_web_url(url):
+        raise _fail(name, f"only http and https URLs are accepted, got {_shorten(url)!r}")
+    return url
+
+
+def _as_datetime(value: object) -> datetime | None:
+    """Return ``value`` as an aware UTC datetime, or None when it is not a date."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        moment = datetime.combine(value, time())
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def _required_datetime(fields: Mapping[Any, Any], name: str) -> datetime:
+    value = fields.get(name)
+    if value is None:
+        raise _fail(name, "is required (an ISO 8601 date and time)")
+    moment = _as_datetime(value)
+    if moment is None:
+        raise _fail(name, f"must be an ISO 8601 date and time, got {_kind(value)}")
+    return moment
+
+
+def _integer(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and re.fullmatch(r"\s*-?\d{1,9}\s*", value):
+        return int(value)
+    return None
+
+
+def _quality(fields: Mapping[Any, Any], name: str) -> int | None:
+    value = fields.get(name)
+    if value is None:
+        return None
+    number = _integer(value)
+    if number is None or not 0 <= number <= 100:
+        raise _fail(name, f"must be an integer from 0 to 100, got {_kind(value)}")
+    return number
+
+
+def _heat(fields: Mapping[Any, Any]) -> int | None:
+    value = fields.get("heat")
+    if value is None:
+        return None
+    number = _integer(value)
+    if number is None or number < -1:
+        raise _fail("heat", f"must be an integer, -1 for unknown, got {_kind(value)}")
+    return None if number == -1 else number
+
+
+def _flag(fields: Mapping[Any, Any], name: str) -> bool:
+    value = fields.get(name)
+    if value is None:
+        return False
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in {"true", "false"}:
+        return value.strip().lower() == "true"
+    raise _fail(name, f"must be true or false, got {_kind(value)}")
+
+
+def _provider(value: object, url: str) -> Provider:
+    host = url_host(url)
+    if value is None:
+        return Provider(name=host, domain=host)
+    if isinstance(value, str):
+        return Provider(name=(value.strip() or host)[:200], domain=host)
+    if not isinstance(value, dict):
+        raise _fail("provider", f"must be a mapping with name and domain, got {_kind(value)}")
+    name = _scalar_text(value.get("name"))
+    domain = _scalar_text(value.get("domain"))
+    if value.get("name") is not None and name is None:
+        raise _fail("provider.name", f"must be text, got {_kind(value.get('name'))}")
+    if value.get("domain") is not None and domain is None:
+        raise _fail("provider.domain", f"must be text, got {_kind(value.get('domain'))}")
+    domain = _normalise_domain(domain) or host
+    return Provider(name=(name or "").strip()[:200] or domain, domain=domain)
+
+
+def _normalise_domain(domain: str | None) -> str:
+    if not domain:
+        return ""
+    domain = domain.strip().lower()
+    if "//" in domain:  # someone wrote a URL
+        domain = url_host(domain) if is_web_url(domain) else ""
+    return domain.removeprefix("www.").rstrip(".")[:253]
+
+
+def _topics(value: object) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        raise _fail("topics", f"must be a list of strings, got {_kind(value)}")
+    topics: dict[str, str] = {}
+    for position, item in enumerate(value, start=1):
+        if not isinstance(item, str):
+            raise _fail("topics", f"item {position} must be a string, got {_kind(item)}")
+        topic = " ".join(item.split())
+        if len(topic) > MAX_TOPIC_CHARS:
+            raise _fail("topics", f"item {position} is over {MAX_TOPIC_CHARS} characters")
+        if topic:
+            topics.setdefault(topic_key(topic), topic)
+    if len(topics) > MAX_TOPICS:
+        raise _fail("topics", f"has {len(topics)} topics, over the limit of {MAX_TOPICS}")
+    return tuple(topics.values())
+
+
+def _mapping_list(value: object, name: str) -> list[dict[Any, Any]]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _fail(name, f"must be a list, got {_kind(value)}")
+    for position, item in enumerate(value, start=1):
+        if not isinstance(item, dict):
+            raise _fail(name, f"item {position} must be a mapping, got {_kind(item)}")
+    return value[:MAX_ITEMS]
+
+
+def _images(value: object, name: str) -> tuple[Image, ...]:
+    """Keep the images with an http(s) URL; an image that cannot be shown is dropped."""
+    images = []
+    for item in _mapping_list(value, name):
+        url = item.get("url")
+        if not isinstance(url, str) or not is_web_url(url.strip()):
+            continue
+        images.append(
+            Image(
+                url=url.strip(),
+                width=_dimension(item.get("width")),
+                height=_dimension(item.get("height")),
+                is_cached=item.get("isCached") is True,
+            )
+        )
+    return tuple(images)
+
+
+def _dimension(value: object) -> int | None:
+    number = _integer(value)
+    return number if number is not None and number > 0 else None
+
+
+def _related(value: object) -> tuple[RelatedItem, ...]:
+    """Keep the related items with a title and an http(s) link; drop the rest."""
+    items = []
+    for raw in _mapping_list(value, "related"):
+        title = _scalar_text(raw.get("title"))
+        url = raw.get("webUrl") or raw.get("originalUrl") or raw.get("url")
+        if not title or not title.strip() or not isinstance(url, str) or not is_web_url(url):
+            continue
+        quality = _integer(raw.get("quality"))
+        try:
+            provider = _provider(raw["provider"], url) if raw.get("provider") else None
+        except ArticleError:  # a malformed provider of related coverage is not worth a rejection
+            provider = None
+        items.append(
+            RelatedItem(
+                title=title.strip()[:MAX_TITLE_CHARS],
+                url=url.strip(),
+                excerpt=(_scalar_text(raw.get("excerpt")) or "").strip()[:MAX_EXCERPT_CHARS],
+                published_at=_as_datetime(raw.get("publishedDateTime")),
+                provider=provider,
+                quality=quality if quality is not None and 0 <= quality <= 100 else None,
+                type=_scalar_text(raw.get("type")),
+                amp_url=_web_url_or_none(raw.get("ampWebUrl")),
+                cdn_amp_url=_web_url_or_none(raw.get("cdnAmpWebUrl")),
+                images=_images(raw.get("images"), "related.images")
+                if isinstance(raw.get("images"), list)
+                else (),
+            )
+        )
+    return tuple(items)
+
+
+def _web_url_or_none(value: object) -> str | None:
+    return value.strip() if isinstance(value, str) and is_web_url(value.strip()) else None
+
+
+def _extra(fields: Mapping[Any, Any]) -> dict[str, Any]:
+    """Keep every unknown field, made JSON-safe, so nothing a file says is lost."""
+    extra = {str(key): value for key, value in fields.items() if key not in _KNOWN_FIELDS}
+    return json.loads(json.dumps(extra, default=str)) if extra else {}

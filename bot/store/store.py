@@ -1,0 +1,602 @@
+"""The ``Store``: every SQL statement newsbot runs lives in this module."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal, Self
+
+import aiosqlite
+
+from bot.articles import (
+    Article,
+    ArticleDraft,
+    ArticlePage,
+    Image,
+    Provider,
+    ProviderCount,
+    RelatedItem,
+    TopicCount,
+    canonical_url,
+    is_web_url,
+    topic_key,
+    url_host,
+)
+from bot.errors import StoreError
+from bot.store.fulltext import match_expression, search_terms
+
+MAX_SUGGESTIONS = 25
+_CHUNK = 500  # rows per "IN (...)" list, well under SQLite's variable limit
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    """What the store remembers of a loaded file, to skip it while it stays the same."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    digest: str
+
+
+@dataclass(frozen=True, slots=True)
+class SaveOutcome:
+    """What saving one article did; ``duplicate_of`` names another file holding the same URL."""
+
+    url: str
+    status: Literal["added", "updated"]
+    duplicate_of: str | None = None
+
+
+def _migrations() -> list[tuple[int, str, str]]:
+    """Return the schema migrations as (version, name, SQL), in order."""
+    folder = resources.files("bot.store") / "migrations"
+    found = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".sql"):
+            version = int(entry.name.split("_", 1)[0])
+            found.append((version, entry.name, entry.read_text(encoding="utf-8")))
+    found.sort()
+    if [version for version, _, _ in found] != list(range(1, len(found) + 1)):
+        raise RuntimeError(f"migrations must be numbered 1..n without gaps: {found}")
+    return found
+
+
+MIGRATIONS = _migrations()
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def format_time(moment: datetime) -> str:
+    """Return ``moment`` as the store's sortable UTC text."""
+    return moment.astimezone(UTC).strftime(_TIME_FORMAT)
+
+
+def parse_time(text: str) -> datetime:
+    """Return the aware datetime of the store's UTC text."""
+    return datetime.strptime(text, _TIME_FORMAT).replace(tzinfo=UTC)
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _placeholders(count: int) -> str:
+    return ",".join("?" * count)
+
+
+def _images_json(images: Sequence[Image]) -> str:
+    return json.dumps(
+        [
+            {"url": i.url, "width": i.width, "height": i.height, "isCached": i.is_cached}
+            for i in images
+        ]
+    )
+
+
+def _images_from_json(text: str) -> tuple[Image, ...]:
+    return tuple(
+        Image(
+            url=item["url"],
+            width=item.get("width"),
+            height=item.get("height"),
+            is_cached=bool(item.get("isCached")),
+        )
+        for item in json.loads(text)
+    )
+
+
+class Store:
+    """The article database. Open it with ``Store.open(path)`` and close it when done."""
+
+    def __init__(self, connection: aiosqlite.Connection, path: Path) -> None:
+        self._db = connection
+        self.path = path
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    @classmethod
+    async def open(cls, path: str | Path) -> Self:
+        """Open (creating or migrating) the database at ``path``, or raise ``StoreError``."""
+        path = Path(path)
+        if path.is_dir():
+            raise StoreError(f"cannot open database {path}: it is a directory")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            connection = await aiosqlite.connect(path, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open database {path}: {exc}") from None
+        store = cls(connection, path)
+        try:
+            await store._configure()
+            await store._migrate()
+        except BaseException as exc:
+            await connection.close()
+            if isinstance(exc, sqlite3.DatabaseError):
+                raise StoreError(f"cannot use database {path}: {exc}") from None
+            raise
+        return store
+
+    async def close(self) -> None:
+        """Close the database connection."""
+        await self._db.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def _configure(self) -> None:
+        self._db.row_factory = sqlite3.Row
+        await self._db.execute("PRAGMA busy_timeout = 10000")
+        mode = await self._scalar("PRAGMA journal_mode = WAL")
+        if str(mode).lower() != "wal":
+            raise StoreError(f"cannot use database {self.path}: WAL journal mode unavailable")
+        await self._db.execute("PRAGMA synchronous = NORMAL")
+        await self._db.execute("PRAGMA foreign_keys = ON")
+
+    async def schema_version(self) -> int:
+        """Return the schema version recorded in the database file."""
+        return int(await self._scalar("PRAGMA user_version"))
+
+    async def _migrate(self) -> None:
+        version = await self.schema_version()
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"database {self.path} has schema version {version}, newer than this newsbot "
+                f"understands ({SCHEMA_VERSION}); upgrade newsbot or use another --db"
+            )
+        for number, name, sql in MIGRATIONS[version:]:
+            try:
+                # executescript commits first, so the whole migration is one explicit transaction.
+                await self._db.executescript(
+                    f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {number};\nCOMMIT;"
+                )
+            except sqlite3.Error as exc:
+                if self._db.in_transaction:
+                    await self._db.rollback()
+                raise StoreError(f"cannot apply migration {name} to {self.path}: {exc}") from None
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[None]:
+        await self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            await self._db.rollback()
+            raise
+        await self._db.commit()
+
+    async def _scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        async with self._db.execute(sql, params) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None else row[0]
+
+    async def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        async with self._db.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+    # -- loading --------------------------------------------------------------------------
+
+    async def source_files(self) -> dict[str, SourceFile]:
+        """Return every loaded file the store remembers, by path."""
+        rows = await self._rows("SELECT path, size, mtime_ns, digest FROM source_files")
+        return {row[0]: SourceFile(row[0], row[1], row[2], row[3]) for row in rows}
+
+    async def touch_source_files(self, files: Sequence[SourceFile]) -> None:
+        """Record new sizes and times of files whose content did not change."""
+        if not files:
+            return
+        async with self._transaction():
+            await self._db.executemany(
+                "UPDATE source_files SET size = ?, mtime_ns = ? WHERE path = ?",
+                [(f.size, f.mtime_ns, f.path) for f in files],
+            )
+
+    async def save_articles(
+        self, items: Sequence[tuple[ArticleDraft, SourceFile | None]]
+    ) -> list[SaveOutcome]:
+        """Insert or update articles (and remember their files) in one transaction.
+
+        An article is identified by its canonical URL: saving it again replaces its fields,
+        topics and related coverage and never duplicates it.
+        """
+        if not items:
+            return []
+        now = format_time(datetime.now(UTC))
+        known = await self._known_articles([draft.url for draft, _ in items])
+        outcomes: list[SaveOutcome] = []
+        latest: dict[str, tuple[ArticleDraft, str | None]] = {}
+        for draft, source in items:
+            path = source.path if source else None
+            previous = latest.get(draft.url)
+            other = previous[1] if previous is not None else known.get(draft.url, (0, None))[1]
+            status: Literal["added", "updated"] = (
+                "updated" if previous is not None or draft.url in known else "added"
+            )
+            duplicate_of = other if other is not None and other != path else None
+            outcomes.append(SaveOutcome(draft.url, status, duplicate_of))
+            latest[draft.url] = (draft, path)
+        drafts = [draft for draft, _ in latest.values()]
+        async with self._transaction():
+            replace = [url for url in latest if url in known]
+            await self._write_articles(drafts, latest, now, replace)
+            await self._db.executemany(
+                "INSERT INTO source_files (path, size, mtime_ns, digest, url) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET size = excluded.size, "
+                "mtime_ns = excluded.mtime_ns, digest = excluded.digest, url = excluded.url",
+                [(s.path, s.size, s.mtime_ns, s.digest, d.url) for d, s in items if s is not None],
+            )
+        return outcomes
+
+    async def _known_articles(self, urls: Sequence[str]) -> dict[str, tuple[int, str | None]]:
+        """Map each stored URL among ``urls`` to its id and the live file it came from."""
+        known: dict[str, tuple[int, str | None]] = {}
+        unique = list(dict.fromkeys(urls))
+        for chunk in _chunks(unique):
+            rows = await self._rows(
+                "SELECT a.url, a.id, sf.path FROM articles AS a "
+                "LEFT JOIN source_files AS sf ON sf.path = a.source_path AND sf.url = a.url "
+                f"WHERE a.url IN ({_placeholders(len(chunk))})",
+                chunk,
+            )
+            known.update({row[0]: (row[1], row[2]) for row in rows})
+        return known
+
+    async def _write_articles(
+        self,
+        drafts: Sequence[ArticleDraft],
+        sources: dict[str, tuple[ArticleDraft, str | None]],
+        now: str,
+        replace: Sequence[str],
+    ) -> None:
+        db = self._db
+        await db.executemany(
+            "INSERT INTO providers (domain, name) VALUES (?, ?) "
+            "ON CONFLICT (domain) DO UPDATE SET name = excluded.name "
+            "WHERE name IS NOT excluded.name",
+            list({d.provider.domain: d.provider.name for d in drafts}.items()),
+        )
+        await db.executemany(
+            """
+            INSERT INTO articles (
+                url, original_url, web_url, title, excerpt, category, type, published_at,
+                quality, heat, source_published, provider_id, images, secured, extra, body,
+                source_path, loaded_at, updated_at
+            ) VALUES (
+                ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+                (SELECT id FROM providers WHERE domain = ?), ?, ?, ?, ?, ?, ?, ?
+            )
+            ON CONFLICT (url) DO UPDATE SET
+                original_url = excluded.original_url, web_url = excluded.web_url,
+                title = excluded.title, excerpt = excluded.excerpt,
+                category = excluded.category, type = excluded.type,
+                published_at = excluded.published_at, quality = excluded.quality,
+                heat = excluded.heat, source_published = excluded.source_published,
+                provider_id = excluded.provider_id, images = excluded.images,
+                secured = excluded.secured, extra = excluded.extra, body = excluded.body,
+                source_path = excluded.source_path, updated_at = excluded.updated_at
+            """,
+            [
+                (
+                    d.url, d.original_url, d.web_url, d.title, d.excerpt, d.category, d.type,
+                    format_time(d.published_at), d.quality, d.heat, int(d.source_published),
+                    d.provider.domain, _images_json(d.images), d.secured,
+                    json.dumps(d.extra) if d.extra else "{}", d.body, sources[d.url][1], now, now,
+                )
+                for d in drafts
+            ],
+        )  # fmt: skip
+        if replace:
+            await db.executemany(
+                "DELETE FROM article_topics WHERE article_id = "
+                "(SELECT id FROM articles WHERE url = ?)",
+                [(url,) for url in replace],
+            )
+            await db.executemany(
+                "DELETE FROM related WHERE article_id = (SELECT id FROM articles WHERE url = ?)",
+                [(url,) for url in replace],
+            )
+        topics = {topic_key(t): t for d in drafts for t in d.topics}
+        await db.executemany(
+            "INSERT INTO topics (key, name) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+            list(topics.items()),
+        )
+        await db.executemany(
+            "INSERT INTO article_topics "
+            "(article_id, topic_id, position, spelling, published_at, quality) "
+            "VALUES ((SELECT id FROM articles WHERE url = ?), "
+            "(SELECT id FROM topics WHERE key = ?), ?, ?, ?, ?)",
+            [
+                (d.url, topic_key(t), position, t, format_time(d.published_at), d.quality)
+                for d in drafts
+                for position, t in enumerate(d.topics)
+            ],
+        )
+        await db.executemany(
+            "INSERT INTO related (article_id, position, title, url, excerpt, published_at, "
+            "provider, quality, type, amp_url, cdn_amp_url, images) VALUES ("
+            "(SELECT id FROM articles WHERE url = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    d.url, position, r.title, r.url, r.excerpt,
+                    format_time(r.published_at) if r.published_at else None,
+                    json.dumps({"name": r.provider.name, "domain": r.provider.domain})
+                    if r.provider else None,
+                    r.quality, r.type, r.amp_url, r.cdn_amp_url, _images_json(r.images),
+                )
+                for d in drafts
+                for position, r in enumerate(d.related)
+            ],
+        )  # fmt: skip
+
+    # -- reading articles -----------------------------------------------------------------
+
+    async def _articles(self, ids: Sequence[int]) -> list[Article]:
+        """Return the articles with ``ids``, complete with topics and related, in that order."""
+        if not ids:
+            return []
+        marks = _placeholders(len(ids))
+        rows = await self._rows(
+            "SELECT a.id, a.url, a.original_url, a.web_url, a.title, a.excerpt, a.category, "
+            "a.type, a.published_at, a.quality, a.heat, a.source_published, a.images, "
+            "p.name AS provider_name, p.domain AS provider_domain "
+            "FROM articles AS a JOIN providers AS p ON p.id = a.provider_id "
+            f"WHERE a.id IN ({marks})",
+            ids,
+        )
+        topics: dict[int, list[str]] = {}
+        for row in await self._rows(
+            "SELECT at.article_id, t.name FROM article_topics AS at "
+            f"JOIN topics AS t ON t.id = at.topic_id WHERE at.article_id IN ({marks}) "
+            "ORDER BY at.article_id, at.position",
+            ids,
+        ):
+            topics.setdefault(row[0], []).append(row[1])
+        related: dict[int, list[RelatedItem]] = {}
+        for row in await self._rows(
+            f"SELECT * FROM related WHERE article_id IN ({marks}) ORDER BY article_id, position",
+            ids,
+        ):
+            related.setdefault(row["article_id"], []).append(_related_item(row))
+        by_id = {
+            row["id"]: Article(
+                id=row["id"],
+                url=row["url"],
+                title=row["title"],
+                excerpt=row["excerpt"],
+                published_at=parse_time(row["published_at"]),
+                provider=Provider(name=row["provider_name"], domain=row["provider_domain"]),
+                quality=row["quality"],
+                heat=row["heat"],
+                source_published=bool(row["source_published"]),
+                topics=tuple(topics.get(row["id"], ())),
+                images=_images_from_json(row["images"]),
+                related=tuple(related.get(row["id"], ())),
+                original_url=row["original_url"],
+                web_url=row["web_url"],
+                category=row["category"],
+                type=row["type"],
+            )
+            for row in rows
+        }
+        return [by_id[i] for i in ids if i in by_id]
+
+    async def _page(
+        self, ids_sql: str, count_sql: str, params: Sequence[Any], limit: int, offset: int
+    ) -> ArticlePage:
+        limit, offset = max(0, limit), max(0, offset)
+        rows = await self._rows(f"{ids_sql} LIMIT ? OFFSET ?", [*params, limit, offset])
+        total = int(await self._scalar(count_sql, params))
+        articles = await self._articles([row[0] for row in rows])
+        return ArticlePage(tuple(articles), total, offset, limit)
+
+    async def article(self, article_id: int) -> Article | None:
+        """Return one article by its id."""
+        found = await self._articles([article_id])
+        return found[0] if found else None
+
+    async def article_by_url(self, url: str) -> Article | None:
+        """Return one article by any of its URLs (tracking parameters and case do not matter)."""
+        try:
+            key = canonical_url(url)
+        except ValueError:
+            return None
+        article_id = await self._scalar(
+            "SELECT id FROM articles WHERE url = ? OR original_url = ? OR web_url = ? LIMIT 1",
+            [key, url.strip(), url.strip()],
+        )
+        return None if article_id is None else await self.article(article_id)
+
+    async def topic(self, name: str) -> TopicCount | None:
+        """Return the topic called ``name`` (any case), or None when no article has it."""
+        row = await self._first(
+            "SELECT name, article_count FROM topics WHERE key = ? AND article_count > 0",
+            [topic_key(name)],
+        )
+        return None if row is None else TopicCount(row[0], row[1])
+
+    async def articles_by_topic(
+        self, topic: str, *, min_quality: int | None = None, limit: int = 10, offset: int = 0
+    ) -> ArticlePage:
+        """Return a topic's articles, newest first, optionally of at least ``min_quality``."""
+        where = "topic_id = (SELECT id FROM topics WHERE key = ?)"
+        params: list[Any] = [topic_key(topic)]
+        if min_quality is not None:
+            where += " AND quality >= ?"
+            params.append(min_quality)
+        return await self._page(
+            f"SELECT article_id FROM article_topics WHERE {where} "
+            "ORDER BY published_at DESC, article_id DESC",
+            f"SELECT count(*) FROM article_topics WHERE {where}",
+            params,
+            limit,
+            offset,
+        )
+
+    async def provider_ids(self, name_or_domain: str) -> list[int]:
+        """Return the providers whose name or domain is ``name_or_domain``, in any case."""
+        text = name_or_domain.strip()
+        domain = url_host(text) if is_web_url(text) else text.lower().removeprefix("www.")
+        rows = await self._rows(
+            "SELECT id FROM providers WHERE (domain = ? OR name = ? COLLATE NOCASE) "
+            "AND article_count > 0",
+            [domain, text],
+        )
+        return [row[0] for row in rows]
+
+    async def articles_by_provider(
+        self,
+        provider: str,
+        *,
+        min_quality: int | None = None,
+        limit: int = 10,
+        offset: int = 0,
+    ) -> ArticlePage:
+        """Return a provider's articles (matched by name or domain), newest first."""
+        ids = await self.provider_ids(provider)
+        where = f"provider_id IN ({_placeholders(len(ids))})"
+        params: list[Any] = list(ids)
+        if min_quality is not None:
+            where += " AND quality >= ?"
+            params.append(min_quality)
+        return await self._page(
+            f"SELECT id FROM articles WHERE {where} ORDER BY published_at DESC, id DESC",
+            f"SELECT count(*) FROM articles WHERE {where}",
+            params,
+            limit,
+            offset,
+        )
+
+    async def latest_articles(
+        self, *, min_quality: int | None = None, limit: int = 10, offset: int = 0
+    ) -> ArticlePage:
+        """Return the newest articles, optionally of at least ``min_quality``."""
+        where, params = ("quality >= ?", [min_quality]) if min_quality is not None else ("1", [])
+        return await self._page(
+            f"SELECT id FROM articles WHERE {where} ORDER BY published_at DESC, id DESC",
+            f"SELECT count(*) FROM articles WHERE {where}",
+            params,
+            limit,
+            offset,
+        )
+
+    async def search(self, text: str, *, limit: int = 10, offset: int = 0) -> ArticlePage:
+        """Return the articles matching the words of ``text``, best match first (bm25).
+
+        Any text is safe: FTS syntax is never passed through. When no article has every
+        word, articles with any of them are returned instead.
+        """
+        terms = search_terms(text)
+        if not terms:
+            return ArticlePage((), 0, max(0, offset), max(0, limit))
+        page = await self._search(match_expression(terms), limit, offset)
+        if page.total == 0 and len(terms) > 1:
+            page = await self._search(match_expression(terms, any_term=True), limit, offset)
+        return page
+
+    async def _search(self, expression: str, limit: int, offset: int) -> ArticlePage:
+        # Titles weigh more than excerpts: a word in the headline is what the story is about.
+        return await self._page(
+            "SELECT rowid FROM articles_fts WHERE articles_fts MATCH ? "
+            "ORDER BY bm25(articles_fts, 4.0, 1.0)",
+            "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH ?",
+            [expression],
+            limit,
+            offset,
+        )
+
+    # -- topics and providers -------------------------------------------------------------
+
+    async def _first(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+        async with self._db.execute(sql, params) as cursor:
+            return await cursor.fetchone()
+
+    async def topics(self) -> list[TopicCount]:
+        """Return every topic with its article count, most covered first."""
+        rows = await self._rows(
+            "SELECT name, article_count FROM topics WHERE article_count > 0 "
+            "ORDER BY article_count DESC, key"
+        )
+        return [TopicCount(row[0], row[1]) for row in rows]
+
+    async def providers(self) -> list[ProviderCount]:
+        """Return every provider with its article count, most prolific first."""
+        rows = await self._rows(
+            "SELECT name, domain, article_count FROM providers WHERE article_count > 0 "
+            "ORDER BY article_count DESC, name COLLATE NOCASE"
+        )
+        return [ProviderCount(row[0], row[1], row[2]) for row in rows]
+
+    async def suggest_topics(self, text: str, limit: int = MAX_SUGGESTIONS) -> list[TopicCount]:
+        """Return topics starting with ``text``, then containing it, by article count."""
+        key = topic_key(text)
+        rows = await self._rows(
+            "SELECT name, article_count FROM topics "
+            "WHERE article_count > 0 AND instr(key, ?) > 0 "
+            "ORDER BY instr(key, ?) != 1, article_count DESC, key LIMIT ?",
+            [key, key, min(limit, MAX_SUGGESTIONS)],
+        )
+        return [TopicCount(row[0], row[1]) for row in rows]
+
+    async def suggest_providers(
+        self, text: str, limit: int = MAX_SUGGESTIONS
+    ) -> list[ProviderCount]:
+        """Return providers whose name or domain starts with ``text``, then contains it."""
+        needle = " ".join(text.split()).lower()
+        rows = await self._rows(
+            "SELECT name, domain, article_count FROM providers "
+            "WHERE article_count > 0 AND (instr(lower(name), ?) > 0 OR instr(domain, ?) > 0) "
+            "ORDER BY (instr(lower(name), ?) != 1 AND instr(domain, ?) != 1), "
+            "article_count DESC, name COLLATE NOCASE LIMIT ?",
+            [needle, needle, needle, needle, min(limit, MAX_SUGGESTIONS)],
+        )
+        return [ProviderCount(row[0], row[1], row[2]) for row in rows]
+
+    async def article_count(self) -> int:
+        """Return how many articles are stored."""
+        return int(await self._scalar("SELECT count(*) FROM articles"))
+
+
+def _related_item(row: sqlite3.Row) -> RelatedItem:
+    provider = json.loads(row["provider"]) if row["provider"] else None
+    return RelatedItem(
+        title=row["title"],
+        url=row["url"],
+        excerpt=row["excerpt"],
+        published_at=parse_time(row["published_at"]) if row["published_at"] else None,
+        provider=Provider(provider["name"], provider["domain"]) if provider else None,
+        quality=row["quality"],
+        type=row["type"],
+        amp_url=row["amp_url"],
+        cdn_amp_url=row["cdn_amp_url"],
+        images=_images_from_json(row["images"]),
+    )
