@@ -56,7 +56,8 @@ def parse_article(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Article
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ArticleError(f"not valid UTF-8 (byte {exc.start})") from None
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ArticleError(f"not valid UTF-8 at line {line} (byte {exc.start})") from None
     front, body = split_front_matter(text)
     return build_draft(load_front_matter(front), body)
 

@@ -1,0 +1,285 @@
+"""The store: idempotent upserts, lookups as the commands use them, safe search, migrations."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.articles import ArticleDraft, Provider, RelatedItem
+from bot.errors import StoreError
+from bot.parsing import build_draft
+from bot.store import SourceFile, Store
+from bot.store.store import MIGRATIONS, SCHEMA_VERSION
+from tests.factories import article_fields
+
+
+def draft(number: int = 1, **overrides: object) -> ArticleDraft:
+    return build_draft(article_fields(number, **overrides))
+
+
+async def save(store: Store, *drafts: ArticleDraft) -> None:
+    await store.save_articles([(d, None) for d in drafts])
+
+
+async def test_saving_the_same_article_twice_updates_it_and_never_duplicates(store: Store) -> None:
+    first = await store.save_articles([(draft(1), None)])
+    assert [o.status for o in first] == ["added"]
+    second = await store.save_articles([(draft(1, title="Corrected title", quality=91), None)])
+    assert [o.status for o in second] == ["updated"]
+    assert await store.article_count() == 1
+    article = await store.article_by_url("https://news.example.com/2026/article-1")
+    assert article is not None
+    assert (article.title, article.quality) == ("Corrected title", 91)
+
+
+async def test_the_same_story_under_tracking_parameters_is_one_article(store: Store) -> None:
+    await save(store, draft(1, originalUrl="https://news.example.com/2026/article-1/?utm_source=x"))
+    await save(store, draft(1, originalUrl="HTTPS://NEWS.example.com/2026/article-1#top"))
+    assert await store.article_count() == 1
+    assert await store.article_by_url("https://news.example.com/2026/article-1?fbclid=1") is not None
+
+
+async def test_related_coverage_is_replaced_when_the_article_is_updated(store: Store) -> None:
+    old = [{"title": f"Old {i}", "webUrl": f"https://r.example.com/{i}"} for i in range(3)]
+    await save(store, draft(1, related=old))
+    await save(store, draft(1, related=[{"title": "New", "webUrl": "https://r.example.com/new",
+                                         "provider": {"name": "R", "domain": "r.example.com"}}]))  # fmt: skip
+    article = await store.article_by_url("https://news.example.com/2026/article-1")
+    assert article is not None
+    assert article.related == (
+        RelatedItem(title="New", url="https://r.example.com/new", provider=Provider("R", "r.example.com")),
+    )
+
+
+async def test_topics_match_in_any_case_and_show_the_most_common_spelling(store: Store) -> None:
+    await save(store, draft(1, topics=["ai"]), draft(2, topics=["AI"]), draft(3, topics=["AI", "Space"]))
+    topics = {t.name: t.count for t in await store.topics()}
+    assert topics == {"AI": 3, "Space": 1}
+    for spelling in ("ai", "Ai", " AI "):
+        page = await store.articles_by_topic(spelling)
+        assert page.total == 3
+    article = await store.article_by_url("https://news.example.com/2026/article-1")
+    assert article is not None and article.topics == ("AI",)
+
+
+async def test_topic_counts_follow_updates(store: Store) -> None:
+    await save(store, draft(1, topics=["AI", "Space"]), draft(2, topics=["AI"]))
+    await save(store, draft(1, topics=["Climate"]))
+    assert {t.name: t.count for t in await store.topics()} == {"AI": 1, "Climate": 1}
+    assert await store.topic("space") is None
+
+
+async def test_articles_by_topic_newest_first_with_quality_filter_and_paging(store: Store) -> None:
+    await save(store, *[draft(n, quality=n * 10, topics=["AI"]) for n in range(1, 8)])
+    page = await store.articles_by_topic("AI", min_quality=30, limit=2, offset=1)
+    assert page.total == 5  # qualities 30..70
+    assert [a.quality for a in page.articles] == [60, 50]  # newest first: day n+1
+    assert (page.offset, page.limit) == (1, 2)
+    last = await store.articles_by_topic("AI", min_quality=30, limit=2, offset=4)
+    assert [a.quality for a in last.articles] == [30]
+
+
+async def test_unknown_quality_never_passes_a_threshold(store: Store) -> None:
+    await save(store, draft(1, quality=None), draft(2, quality=0))
+    assert (await store.articles_by_topic("AI", min_quality=0)).total == 1
+    assert (await store.latest_articles(min_quality=0)).total == 1
+    assert (await store.latest_articles()).total == 2
+
+
+async def test_articles_by_provider_by_name_or_domain_in_any_case(store: Store) -> None:
+    outlet = {"name": "Orbital Times", "domain": "orbitaltimes.example.org"}
+    await save(store, draft(1, provider=outlet), draft(2, provider=outlet), draft(3))
+    for query in ("orbital times", "ORBITAL TIMES", "orbitaltimes.example.org",
+                  "www.OrbitalTimes.example.org", "https://orbitaltimes.example.org/x"):  # fmt: skip
+        page = await store.articles_by_provider(query)
+        assert page.total == 2, query
+        assert {a.provider.name for a in page.articles} == {"Orbital Times"}
+    assert (await store.articles_by_provider("nobody")).total == 0
+    assert {(p.name, p.count) for p in await store.providers()} == {("Orbital Times", 2), ("Example News", 1)}
+
+
+async def test_provider_counts_follow_an_article_moving_provider(store: Store) -> None:
+    await save(store, draft(1), draft(2))
+    await save(store, draft(2, provider={"name": "Other", "domain": "other.example.com"}))
+    assert {(p.domain, p.count) for p in await store.providers()} == {
+        ("news.example.com", 1), ("other.example.com", 1)
+    }
+
+
+async def test_latest_articles_newest_first(store: Store) -> None:
+    await save(store, draft(3), draft(1), draft(2))
+    page = await store.latest_articles(limit=3)
+    assert [a.title for a in page.articles] == [f"Test article number {n}" for n in (3, 2, 1)]
+
+
+async def test_search_ranks_title_matches_first(store: Store) -> None:
+    await save(
+        store,
+        draft(1, title="Launch schedule slips", excerpt="The orbital rocket launch moved."),
+        draft(2, title="Orbital rocket reaches orbit", excerpt="A rocket went up."),
+        draft(3, title="Unrelated", excerpt="Nothing here."),
+    )
+    page = await store.search("orbital rocket")
+    assert [a.title for a in page.articles] == ["Orbital rocket reaches orbit", "Launch schedule slips"]
+    assert page.total == 2
+
+
+async def test_search_falls_back_to_any_word_when_no_article_has_all(store: Store) -> None:
+    await save(store, draft(1, title="Rocket news", excerpt=""), draft(2, title="Chip news", excerpt=""))
+    page = await store.search("rocket chip")
+    assert {a.title for a in page.articles} == {"Rocket news", "Chip news"}
+
+
+HOSTILE = [
+    '"', '""', "'", "*", "rocket*", "NEAR(rocket chip)", "rocket NEAR chip", "-rocket", "rocket -chip",
+    "(", ")", "((rocket", "rocket)", "AND", "OR OR", "NOT rocket", "title:rocket", "^rocket", "{title}: x",
+    "🚀🚀", "rocket 🚀", "'; DROP TABLE articles; --", "\x00", "\\", "%", "_", "rocket" * 1000, "a " * 2500,
+    "\u202e\u200b", "ﬁ ligature", "Ωmega",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("query", HOSTILE)
+async def test_hostile_search_text_never_raises(store: Store, query: str) -> None:
+    await save(store, draft(1, title="Rocket launch"), draft(2, title="Chip rocket"))
+    page = await store.search(query)
+    assert page.total == len(page.articles) or page.total > len(page.articles)
+    assert await store.article_count() == 2
+
+
+async def test_search_finds_words_next_to_punctuation(store: Store) -> None:
+    await save(store, draft(1, title='C++ 2026: what\'s new (and what\'s "deprecated")'))
+    assert (await store.search('"deprecated"')).total == 1
+    assert (await store.search("what's new")).total == 1
+    assert (await store.search("(deprecated")).total == 1
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(max_size=200))
+async def test_any_text_is_a_safe_search(store: Store, text: str) -> None:
+    page = await store.search(text)
+    assert page.total >= 0
+
+
+async def test_suggestions_prefix_first_then_substring_by_count(store: Store) -> None:
+    await save(
+        store,
+        draft(1, topics=["Space", "Cyberspace"]), draft(2, topics=["Cyberspace"]),
+        draft(3, topics=["Spacecraft"]), draft(4, topics=["AI"]),
+    )  # fmt: skip
+    names = [t.name for t in await store.suggest_topics("spa")]
+    assert names == ["Space", "Spacecraft", "Cyberspace"]
+    assert [t.name for t in await store.suggest_topics("")][0] == "Cyberspace"  # most articles
+    assert await store.suggest_topics("%") == []
+    many = [draft(n, topics=[f"Topic {n}"]) for n in range(10, 50)]
+    await save(store, *many)
+    assert len(await store.suggest_topics("topic")) == 25
+
+
+async def test_provider_suggestions_match_name_or_domain(store: Store) -> None:
+    await save(store, draft(1, provider={"name": "Orbital Times", "domain": "orbitaltimes.example.org"}))
+    assert [p.name for p in await store.suggest_providers("orb")] == ["Orbital Times"]
+    assert [p.name for p in await store.suggest_providers("example.org")] == ["Orbital Times"]
+    assert await store.suggest_providers("zzz") == []
+
+
+async def test_article_by_id_and_unknown_lookups(store: Store) -> None:
+    await save(store, draft(1))
+    article = await store.article_by_url("https://aggregator.example.org/a/1")  # its webUrl
+    assert article is not None
+    assert await store.article(article.id) == article
+    assert await store.article(999) is None
+    assert await store.article_by_url("javascript:alert(1)") is None
+
+
+async def test_source_files_are_remembered_with_the_article(store: Store) -> None:
+    source = SourceFile("/data/a.md", 10, 123, "abc")
+    await store.save_articles([(draft(1), source)])
+    assert await store.source_files() == {"/data/a.md": source}
+    await store.touch_source_files([replace(source, mtime_ns=456)])
+    assert (await store.source_files())["/data/a.md"].mtime_ns == 456
+
+
+async def test_two_files_with_the_same_article_are_reported_as_duplicates(store: Store) -> None:
+    outcomes = await store.save_articles(
+        [(draft(1), SourceFile("/a.md", 1, 1, "x")), (draft(1), SourceFile("/b.md", 1, 1, "y"))]
+    )
+    assert [o.duplicate_of for o in outcomes] == [None, "/a.md"]
+    again = await store.save_articles([(draft(1, quality=5), SourceFile("/c.md", 1, 1, "z"))])
+    assert again[0].duplicate_of == "/b.md"
+    assert await store.article_count() == 1
+
+
+# -- the database file --------------------------------------------------------------------
+
+
+async def test_a_new_database_is_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
+    async with await Store.open(tmp_path / "sub" / "new.db") as store:
+        assert await store.schema_version() == SCHEMA_VERSION
+    connection = sqlite3.connect(tmp_path / "sub" / "new.db")
+    assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    connection.close()
+
+
+async def test_an_empty_file_is_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "empty.db"
+    path.write_bytes(b"")
+    async with await Store.open(path) as store:
+        assert await store.schema_version() == SCHEMA_VERSION
+        await save(store, draft(1))
+        assert await store.article_count() == 1
+
+
+@pytest.mark.parametrize("version", range(SCHEMA_VERSION))
+async def test_every_earlier_version_is_migrated_and_keeps_its_data(tmp_path: Path, version: int) -> None:
+    path = tmp_path / "old.db"
+    connection = sqlite3.connect(path)
+    for number, _, sql in MIGRATIONS[:version]:
+        connection.executescript(sql)
+        connection.execute(f"PRAGMA user_version = {number}")
+    connection.execute("CREATE TABLE IF NOT EXISTS keepsake (note TEXT)")
+    connection.execute("INSERT INTO keepsake VALUES ('still here')")
+    connection.commit()
+    connection.close()
+    async with await Store.open(path) as store:
+        assert await store.schema_version() == SCHEMA_VERSION
+        await save(store, draft(1))
+        assert (await store.articles_by_topic("ai")).total == 1
+    assert sqlite3.connect(path).execute("SELECT note FROM keepsake").fetchone() == ("still here",)
+
+
+async def test_a_newer_database_is_refused_with_a_clear_message(tmp_path: Path) -> None:
+    path = tmp_path / "future.db"
+    connection = sqlite3.connect(path)
+    connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    connection.close()
+    with pytest.raises(StoreError, match=r"schema version \d+, newer than this newsbot understands"):
+        await Store.open(path)
+
+
+@pytest.mark.parametrize("content", [b"this is not a database at all" * 100, b"SQLite format 3\x00garbage"])
+async def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "notes.db"
+    path.write_bytes(content)
+    with pytest.raises(StoreError, match="cannot use database"):
+        await Store.open(path)
+    assert path.read_bytes() == content  # never overwritten
+
+
+async def test_a_directory_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="is a directory"):
+        await Store.open(tmp_path)
+
+
+async def test_a_failed_batch_leaves_nothing_half_written(store: Store) -> None:
+    await save(store, draft(1))
+    broken = replace(draft(2), quality=500)  # violates the CHECK constraint
+    with pytest.raises(sqlite3.IntegrityError):
+        await store.save_articles([(draft(3), SourceFile("/c.md", 1, 1, "c")), (broken, None)])
+    assert await store.article_count() == 1
+    assert await store.source_files() == {}
+    assert {t.name: t.count for t in await store.topics()} == {"AI": 1, "Space": 1}
