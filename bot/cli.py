@@ -192,7 +192,7 @@ async def _providers(store: Store, args: argparse.Namespace, settings: Settings)
 async def _news(store: Store, args: argparse.Namespace, settings: Settings) -> int:
     topic = await store.topic(args.topic)
     if topic is None:
-        names = [t.name for t in await store.topics()]
+        names = {t.name: t.name for t in await store.topics()}
         return _nothing(f"No topic {args.topic!r}.{_did_you_mean(args.topic, names)}"
                         " See: newsbot topics")  # fmt: skip
     page = await store.articles_by_topic(
@@ -213,7 +213,7 @@ async def _provider(store: Store, args: argparse.Namespace, settings: Settings) 
             return _nothing(
                 f"No articles from {args.name!r} of quality {args.min_quality} or more."
             )
-        known = [name for p in await store.providers() for name in (p.name, p.domain)]
+        known = {key: p.name for p in await store.providers() for key in (p.domain, p.name)}
         return _nothing(f"No provider {args.name!r}.{_did_you_mean(args.name, known)}"
                         " See: newsbot providers")  # fmt: skip
     _articles(page, page.articles[0].provider.name if page.articles else args.name)
@@ -244,12 +244,14 @@ def _nothing(message: str) -> int:
     return EXIT_PARTIAL
 
 
-def _did_you_mean(text: str, names: Sequence[str]) -> str:
-    by_key = {name.casefold(): name for name in names}
+def _did_you_mean(text: str, names: dict[str, str]) -> str:
+    """Return a hint naming up to three of ``names`` close to ``text`` (spelling -> shown name)."""
+    by_key = {spelling.casefold(): shown for spelling, shown in names.items()}
     close = difflib.get_close_matches(text.casefold(), list(by_key), n=3, cutoff=0.6)
-    if not close:
+    shown = list(dict.fromkeys(by_key[key] for key in close))
+    if not shown:
         return ""
-    return " Did you mean " + " or ".join(repr(by_key[key]) for key in close) + "?"
+    return " Did you mean " + " or ".join(repr(name) for name in shown) + "?"
 
 
 def _clean(text: str) -> str:

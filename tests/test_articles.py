@@ -24,12 +24,15 @@ from bot.articles import canonical_url, is_web_url, topic_key
         ("  https://example.com/x  ", "https://example.com/x"),
     ],
 )
-def test_canonical_url_normalises_what_does_not_identify_an_article(url: str, expected: str) -> None:
+def test_canonical_url_normalises_what_does_not_identify_an_article(
+    url: str, expected: str
+) -> None:
     assert canonical_url(url) == expected
 
 
 @pytest.mark.parametrize(
-    "url", ["javascript:alert(1)", "ftp://example.com/a", "example.com/a", "", "https://", "http://:80"]
+    "url",
+    ["javascript:alert(1)", "ftp://example.com/a", "example.com/a", "", "https://", "http://:80"],
 )
 def test_canonical_url_rejects_anything_but_web_urls(url: str) -> None:
     assert not is_web_url(url)
@@ -61,7 +64,11 @@ def web_urls(draw: st.DrawFn) -> str:
     trailing = draw(st.sampled_from(["", "/", "//"]))
     query = "&".join(f"{k}={v}" for k, v in draw(_params))
     fragment = draw(st.sampled_from(["", "#", "#section-2"]))
-    return f"{scheme}://{draw(_hosts)}{port}/{path}{trailing}" + (f"?{query}" if query else "") + fragment
+    return (
+        f"{scheme}://{draw(_hosts)}{port}/{path}{trailing}"
+        + (f"?{query}" if query else "")
+        + fragment
+    )
 
 
 @given(web_urls())
@@ -86,6 +93,6 @@ def test_canonical_url_drops_fragments_tracking_and_trailing_slashes(url: str) -
 
 @given(web_urls(), st.sampled_from(["utm_source=news", "fbclid=1", "gclid=2"]))
 def test_tracking_parameters_never_change_the_identity(url: str, tracking: str) -> None:
-    base, _, fragment = url.partition("#")
+    base, _, _fragment = url.partition("#")
     separator = "&" if "?" in base else "?"
     assert canonical_url(f"{base}{separator}{tracking}") == canonical_url(base)

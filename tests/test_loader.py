@@ -95,7 +95,9 @@ async def test_a_rerun_skips_unchanged_files_updates_edited_ones_and_adds_new_on
     assert (fourth.added, fourth.updated, fourth.unchanged) == (0, 0, 5)
 
 
-async def test_a_file_that_turns_bad_keeps_its_stored_article(store: Store, articles_dir: Path) -> None:
+async def test_a_file_that_turns_bad_keeps_its_stored_article(
+    store: Store, articles_dir: Path
+) -> None:
     path = write_article(articles_dir, "a.md", 1)
     await load_articles(store, [articles_dir])
     path.write_text("---\ntitle: [broken\n---\n")
@@ -112,7 +114,9 @@ async def test_two_files_with_one_url_are_one_article_and_the_report_says_so(
                   originalUrl="https://NEWS.example.com/2026/article-1/?utm_source=x")  # fmt: skip
     report = await load_articles(store, [articles_dir])
     assert report.ok
-    assert [(Path(d.path).name, Path(d.same_as).name) for d in report.duplicates] == [("b.md", "a.md")]
+    assert [(Path(d.path).name, Path(d.same_as).name) for d in report.duplicates] == [
+        ("b.md", "a.md")
+    ]
     assert await store.article_count() == 1
     article = await store.article_by_url("https://news.example.com/2026/article-1")
     assert article is not None and article.title == "Second copy"  # the last in path order wins
@@ -125,7 +129,9 @@ async def test_a_large_load_uses_the_process_pool_and_stores_everything(
         write_article(articles_dir, f"{n // 100}/{n}.md", n, topics=[f"Topic {n % 7}"])
     (articles_dir / "0" / "bad.md").write_text("---\n[1, 2]\n---\n")
     seen: list[tuple[int, int]] = []
-    report = await load_articles(store, [articles_dir], workers=2, progress=lambda d, t: seen.append((d, t)))
+    report = await load_articles(
+        store, [articles_dir], workers=2, progress=lambda d, t: seen.append((d, t))
+    )
     assert (report.added, len(report.rejected)) == (450, 1)
     assert seen[-1] == (451, 451)
     assert sum(t.count for t in await store.topics()) == 450
@@ -163,7 +169,9 @@ async def test_a_load_killed_midway_is_finished_by_the_next_run_without_duplicat
         write_article(articles_dir, f"{n // 500}/{n}.md", n, topics=["AI", f"T{n % 5}"],
                       related=[{"title": f"R{n}", "webUrl": f"https://r.example.com/{n}"}])  # fmt: skip
     db = tmp_path / "crash.db"
-    process = subprocess.Popen([sys.executable, "-c", CRASH_SCRIPT, str(db), str(articles_dir)], cwd=ROOT)
+    process = subprocess.Popen(
+        [sys.executable, "-c", CRASH_SCRIPT, str(db), str(articles_dir)], cwd=ROOT
+    )
     try:
         deadline = time.monotonic() + 60
         while _count(db, "SELECT count(*) FROM articles") < 1000:
@@ -184,7 +192,9 @@ async def test_a_load_killed_midway_is_finished_by_the_next_run_without_duplicat
         assert report.unchanged == stored
         assert await store.article_count() == total
         assert {t.name: t.count for t in await store.topics()}["AI"] == total
-        assert (await store.search("Test article number 3999")).articles[0].title == "Test article number 3999"
+        assert (await store.search("Test article number 3999")).articles[
+            0
+        ].title == "Test article number 3999"
     connection = sqlite3.connect(db)
     assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     connection.execute("INSERT INTO articles_fts(articles_fts) VALUES ('integrity-check')")

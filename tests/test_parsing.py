@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 
 import pytest
@@ -23,7 +24,10 @@ def test_the_real_seed_article_parses_with_every_field() -> None:
     draft = parse_article(SEED.read_bytes())
     assert draft.title == "France Slaps Fine on Face Recognition Firm Clearview AI"
     assert draft.excerpt.startswith("France on Thursday slapped a 20-million-euro fine")
-    assert draft.url == "https://www.securityweek.com/france-slaps-fine-face-recognition-firm-clearview-ai"
+    assert (
+        draft.url
+        == "https://www.securityweek.com/france-slaps-fine-face-recognition-firm-clearview-ai"
+    )
     assert draft.published_at == datetime(2022, 10, 21, 9, 16, tzinfo=UTC)
     assert draft.quality == 54
     assert draft.heat is None  # -1 means unknown
@@ -60,16 +64,22 @@ def test_defaults_for_optional_fields() -> None:
 
 
 def test_url_identity_prefers_original_url_and_falls_back_to_web_url() -> None:
-    both = parse_article(article_text(originalUrl="https://A.example.com/x/?utm_source=feed").encode())
+    both = parse_article(
+        article_text(originalUrl="https://A.example.com/x/?utm_source=feed").encode()
+    )
     assert both.url == "https://a.example.com/x"
-    web_only = parse_article(article_text(originalUrl=None, webUrl="https://b.example.com/y").encode())
+    web_only = parse_article(
+        article_text(originalUrl=None, webUrl="https://b.example.com/y").encode()
+    )
     assert web_only.url == "https://b.example.com/y"
     assert web_only.provider.domain == "news.example.com"
 
 
 def test_missing_provider_domain_comes_from_the_url_host() -> None:
     draft = parse_article(
-        article_text(originalUrl="https://www.Outlet.example.net/a", provider={"name": "Outlet"}).encode()
+        article_text(
+            originalUrl="https://www.Outlet.example.net/a", provider={"name": "Outlet"}
+        ).encode()
     )
     assert draft.provider == Provider(name="Outlet", domain="outlet.example.net")
 
@@ -88,8 +98,14 @@ def test_dates_as_strings_with_or_without_zone(value: str, expected: datetime) -
 
 
 def test_dates_as_yaml_timestamps_with_or_without_z() -> None:
-    for raw, expected in [("2022-10-21T09:16:00Z", 9), ("2022-10-21T09:16:00", 9), ("2022-10-21 11:16:00+02:00", 9)]:
-        text = article_text().replace("publishedDateTime: '2026-11-02T08:01:00Z'", f"publishedDateTime: {raw}")
+    for raw, expected in [
+        ("2022-10-21T09:16:00Z", 9),
+        ("2022-10-21T09:16:00", 9),
+        ("2022-10-21 11:16:00+02:00", 9),
+    ]:
+        text = article_text().replace(
+            "publishedDateTime: '2026-11-02T08:01:00Z'", f"publishedDateTime: {raw}"
+        )
         assert f"publishedDateTime: {raw}" in text
         assert parse_article(text.encode()).published_at.hour == expected
 
@@ -126,7 +142,11 @@ def test_images_and_related_without_web_links_are_dropped() -> None:
                 {"title": "Good", "webUrl": "https://r.example.com/1", "quality": 500},
                 {"title": "Bad link", "webUrl": "data:text/html,hi"},
                 {"title": "", "webUrl": "https://r.example.com/2"},
-                {"title": "Odd provider", "webUrl": "https://r.example.com/3", "provider": {"name": ["x"]}},
+                {
+                    "title": "Odd provider",
+                    "webUrl": "https://r.example.com/3",
+                    "provider": {"name": ["x"]},
+                },
             ],
         ).encode()
     )
@@ -153,13 +173,22 @@ BAD_FILES = [
     (article_text(originalUrl=None, webUrl=None), "at least one URL is required"),
     (article_text(originalUrl="javascript:alert(1)"), "field 'originalUrl': only http and https"),
     (article_text(webUrl="file:///etc/passwd"), "field 'webUrl': only http and https"),
-    (article_text(quality="high"), "field 'quality': must be an integer from 0 to 100, got a string ('high')"),
-    (article_text(quality=250), "field 'quality': must be an integer from 0 to 100, got a number (250)"),
+    (
+        article_text(quality="high"),
+        "field 'quality': must be an integer from 0 to 100, got a string ('high')",
+    ),
+    (
+        article_text(quality=250),
+        "field 'quality': must be an integer from 0 to 100, got a number (250)",
+    ),
     (article_text(quality=-5), "field 'quality'"),
     (article_text(quality=True), "field 'quality'"),
     (article_text(topics=42), "field 'topics': must be a list of strings, got a number (42)"),
     (article_text(topics=["AI", 7]), "field 'topics': item 2 must be a string"),
-    (article_text(publishedDateTime="last tuesday"), "field 'publishedDateTime': must be an ISO 8601"),
+    (
+        article_text(publishedDateTime="last tuesday"),
+        "field 'publishedDateTime': must be an ISO 8601",
+    ),
     (article_text(publishedDateTime=None), "field 'publishedDateTime': is required"),
     (article_text(published="maybe"), "field 'published': must be true or false"),
     (article_text(heat="hot"), "field 'heat'"),
@@ -201,14 +230,18 @@ def test_windows_line_endings_are_accepted() -> None:
 
 _yaml_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
     max_leaves=8,
 )
 
 
 @settings(max_examples=300)
 @given(st.dictionaries(st.sampled_from(sorted(article_fields())), _yaml_values, max_size=8))
-def test_any_field_values_either_parse_or_are_rejected_cleanly(overrides: dict[str, object]) -> None:
+def test_any_field_values_either_parse_or_are_rejected_cleanly(
+    overrides: dict[str, object],
+) -> None:
     text = "---\n" + yaml.safe_dump({**article_fields(), **overrides}, allow_unicode=True) + "---\n"
     try:
         draft = parse_article(text.encode())
@@ -224,7 +257,5 @@ def test_any_field_values_either_parse_or_are_rejected_cleanly(overrides: dict[s
 @settings(max_examples=300)
 @given(st.binary(max_size=300))
 def test_arbitrary_bytes_never_raise_anything_but_article_error(data: bytes) -> None:
-    try:
+    with contextlib.suppress(ArticleError):
         parse_article(b"---\n" + data + b"\n---\n")
-    except ArticleError:
-        pass

@@ -41,7 +41,9 @@ async def test_the_same_story_under_tracking_parameters_is_one_article(store: St
     await save(store, draft(1, originalUrl="https://news.example.com/2026/article-1/?utm_source=x"))
     await save(store, draft(1, originalUrl="HTTPS://NEWS.example.com/2026/article-1#top"))
     assert await store.article_count() == 1
-    assert await store.article_by_url("https://news.example.com/2026/article-1?fbclid=1") is not None
+    assert (
+        await store.article_by_url("https://news.example.com/2026/article-1?fbclid=1") is not None
+    )
 
 
 async def test_related_coverage_is_replaced_when_the_article_is_updated(store: Store) -> None:
@@ -52,12 +54,16 @@ async def test_related_coverage_is_replaced_when_the_article_is_updated(store: S
     article = await store.article_by_url("https://news.example.com/2026/article-1")
     assert article is not None
     assert article.related == (
-        RelatedItem(title="New", url="https://r.example.com/new", provider=Provider("R", "r.example.com")),
+        RelatedItem(
+            title="New", url="https://r.example.com/new", provider=Provider("R", "r.example.com")
+        ),
     )
 
 
 async def test_topics_match_in_any_case_and_show_the_most_common_spelling(store: Store) -> None:
-    await save(store, draft(1, topics=["ai"]), draft(2, topics=["AI"]), draft(3, topics=["AI", "Space"]))
+    await save(
+        store, draft(1, topics=["ai"]), draft(2, topics=["AI"]), draft(3, topics=["AI", "Space"])
+    )
     topics = {t.name: t.count for t in await store.topics()}
     assert topics == {"AI": 3, "Space": 1}
     for spelling in ("ai", "Ai", " AI "):
@@ -100,14 +106,18 @@ async def test_articles_by_provider_by_name_or_domain_in_any_case(store: Store) 
         assert page.total == 2, query
         assert {a.provider.name for a in page.articles} == {"Orbital Times"}
     assert (await store.articles_by_provider("nobody")).total == 0
-    assert {(p.name, p.count) for p in await store.providers()} == {("Orbital Times", 2), ("Example News", 1)}
+    assert {(p.name, p.count) for p in await store.providers()} == {
+        ("Orbital Times", 2),
+        ("Example News", 1),
+    }
 
 
 async def test_provider_counts_follow_an_article_moving_provider(store: Store) -> None:
     await save(store, draft(1), draft(2))
     await save(store, draft(2, provider={"name": "Other", "domain": "other.example.com"}))
     assert {(p.domain, p.count) for p in await store.providers()} == {
-        ("news.example.com", 1), ("other.example.com", 1)
+        ("news.example.com", 1),
+        ("other.example.com", 1),
     }
 
 
@@ -125,12 +135,17 @@ async def test_search_ranks_title_matches_first(store: Store) -> None:
         draft(3, title="Unrelated", excerpt="Nothing here."),
     )
     page = await store.search("orbital rocket")
-    assert [a.title for a in page.articles] == ["Orbital rocket reaches orbit", "Launch schedule slips"]
+    assert [a.title for a in page.articles] == [
+        "Orbital rocket reaches orbit",
+        "Launch schedule slips",
+    ]
     assert page.total == 2
 
 
 async def test_search_falls_back_to_any_word_when_no_article_has_all(store: Store) -> None:
-    await save(store, draft(1, title="Rocket news", excerpt=""), draft(2, title="Chip news", excerpt=""))
+    await save(
+        store, draft(1, title="Rocket news", excerpt=""), draft(2, title="Chip news", excerpt="")
+    )
     page = await store.search("rocket chip")
     assert {a.title for a in page.articles} == {"Rocket news", "Chip news"}
 
@@ -152,7 +167,7 @@ async def test_hostile_search_text_never_raises(store: Store, query: str) -> Non
 
 
 async def test_search_finds_words_next_to_punctuation(store: Store) -> None:
-    await save(store, draft(1, title='C++ 2026: what\'s new (and what\'s "deprecated")'))
+    await save(store, draft(1, title="C++ 2026: what's new (and what's \"deprecated\")"))
     assert (await store.search('"deprecated"')).total == 1
     assert (await store.search("what's new")).total == 1
     assert (await store.search("(deprecated")).total == 1
@@ -173,7 +188,7 @@ async def test_suggestions_prefix_first_then_substring_by_count(store: Store) ->
     )  # fmt: skip
     names = [t.name for t in await store.suggest_topics("spa")]
     assert names == ["Space", "Spacecraft", "Cyberspace"]
-    assert [t.name for t in await store.suggest_topics("")][0] == "Cyberspace"  # most articles
+    assert next(t.name for t in await store.suggest_topics("")) == "Cyberspace"  # most articles
     assert await store.suggest_topics("%") == []
     many = [draft(n, topics=[f"Topic {n}"]) for n in range(10, 50)]
     await save(store, *many)
@@ -181,7 +196,9 @@ async def test_suggestions_prefix_first_then_substring_by_count(store: Store) ->
 
 
 async def test_provider_suggestions_match_name_or_domain(store: Store) -> None:
-    await save(store, draft(1, provider={"name": "Orbital Times", "domain": "orbitaltimes.example.org"}))
+    await save(
+        store, draft(1, provider={"name": "Orbital Times", "domain": "orbitaltimes.example.org"})
+    )
     assert [p.name for p in await store.suggest_providers("orb")] == ["Orbital Times"]
     assert [p.name for p in await store.suggest_providers("example.org")] == ["Orbital Times"]
     assert await store.suggest_providers("zzz") == []
@@ -235,7 +252,9 @@ async def test_an_empty_file_is_migrated(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("version", range(SCHEMA_VERSION))
-async def test_every_earlier_version_is_migrated_and_keeps_its_data(tmp_path: Path, version: int) -> None:
+async def test_every_earlier_version_is_migrated_and_keeps_its_data(
+    tmp_path: Path, version: int
+) -> None:
     path = tmp_path / "old.db"
     connection = sqlite3.connect(path)
     for number, _, sql in MIGRATIONS[:version]:
@@ -257,11 +276,15 @@ async def test_a_newer_database_is_refused_with_a_clear_message(tmp_path: Path) 
     connection = sqlite3.connect(path)
     connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     connection.close()
-    with pytest.raises(StoreError, match=r"schema version \d+, newer than this newsbot understands"):
+    with pytest.raises(
+        StoreError, match=r"schema version \d+, newer than this newsbot understands"
+    ):
         await Store.open(path)
 
 
-@pytest.mark.parametrize("content", [b"this is not a database at all" * 100, b"SQLite format 3\x00garbage"])
+@pytest.mark.parametrize(
+    "content", [b"this is not a database at all" * 100, b"SQLite format 3\x00garbage"]
+)
 async def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "notes.db"
     path.write_bytes(content)
