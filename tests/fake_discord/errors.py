@@ -21,6 +21,7 @@ ERROR_MESSAGES: dict[int, str] = {
     50006: "Cannot send an empty message",
     50013: "Missing Permissions",
     50035: "Invalid Form Body",
+    50109: "The request body contains invalid JSON.",
 }
 
 #: The code a bare status answers with when a test does not name one.

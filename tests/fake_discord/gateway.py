@@ -3,7 +3,8 @@
 Protocol as discord.py 2.7 drives it:
 
 1. The client connects to ``<gateway>?v=10&encoding=json&compress=zlib-stream``
-   (``zstd-stream`` if the ``zstandard`` package is importable).
+   (``zstd-stream`` if the ``zstandard`` package is importable; the fake then
+   answers with uncompressed text frames, which discord.py handles too).
 2. The server sends HELLO; the client heartbeats at once and sends IDENTIFY
    (or RESUME).
 3. The server answers READY (with ``resume_gateway_url`` pointing back here,
@@ -88,21 +89,6 @@ def required_intent(event: str, *, in_guild: bool) -> int:
     return 0
 
 
-def _make_zstd_compressor() -> Callable[[bytes], bytes] | None:
-    """A per-connection zstd compressor if ``zstandard`` is installed, else None."""
-    try:
-        import zstandard  # type: ignore[import-not-found]  # noqa: PLC0415
-    except ImportError:
-        return None
-    compressor = zstandard.ZstdCompressor().compressobj()
-
-    def compress(data: bytes) -> bytes:
-        out: bytes = compressor.compress(data) + compressor.flush(zstandard.COMPRESSOBJ_FLUSH_BLOCK)
-        return out
-
-    return compress
-
-
 class GatewayConnection:
     """One websocket connection, with its wire compression and send lock."""
 
@@ -112,9 +98,13 @@ class GatewayConnection:
         self.compress = compress
         self.session: GatewaySession | None = None
         self.heartbeats = 0
+        #: Set when the fake closed the socket (the session then stays resumable,
+        #: whatever close code the client echoes).
+        self.closed_by_server = False
         self._lock = asyncio.Lock()
+        # zstd-stream (requested when the ``zstandard`` package is importable)
+        # is answered with plain text frames, which discord.py also accepts.
         self._zlib = zlib.compressobj() if compress == "zlib-stream" else None
-        self._zstd = _make_zstd_compressor() if compress == "zstd-stream" else None
 
     async def send(self, payload: JSON) -> bool:
         """Send one payload; False if the socket is gone."""
@@ -127,8 +117,6 @@ class GatewayConnection:
                     await self.ws.send_bytes(
                         self._zlib.compress(data) + self._zlib.flush(zlib.Z_SYNC_FLUSH)
                     )
-                elif self._zstd is not None:
-                    await self.ws.send_bytes(self._zstd(data))
                 else:
                     await self.ws.send_str(data.decode())
             except (ConnectionError, RuntimeError) as exc:
@@ -138,6 +126,7 @@ class GatewayConnection:
 
     async def close(self, code: int) -> None:
         """Close the socket from the server side."""
+        self.closed_by_server = True
         with contextlib.suppress(ConnectionError, RuntimeError):
             await self.ws.close(code=code)
 
@@ -226,17 +215,22 @@ class Gateway:
         shard_id: int | None = None,
         broadcast: bool = False,
         require_session: bool = False,
+        force: bool = False,
+        transform: Callable[[GatewaySession, JSON], JSON] | None = None,
     ) -> int:
         """Send a DISPATCH event to the right shard(s); returns how many sessions got it.
 
-        With ``require_session`` a missing session raises :class:`NoGatewaySession`
+        Sessions whose intents do not cover the event are skipped unless
+        ``force``. ``transform`` may tailor the payload per session (e.g. blank
+        message content without the MESSAGE_CONTENT intent). With
+        ``require_session`` a missing session raises :class:`NoGatewaySession`
         (an interaction nobody can receive is a test bug, not a silent bot).
         """
         in_guild = guild_id is not None
         targets = [
             s
             for s in self.sessions_for(guild_id=guild_id, shard_id=shard_id, broadcast=broadcast)
-            if s.wants(event, in_guild=in_guild)
+            if force or s.wants(event, in_guild=in_guild)
         ]
         if not targets and require_session:
             raise NoGatewaySession(
@@ -244,7 +238,8 @@ class Gateway:
                 f"is the bot connected? sessions: {[(s.shard_id, s.shard_count) for s in self.live_sessions()]}"
             )
         for session in targets:
-            await self._send_dispatch(session, event, data)
+            payload = data if transform is None else transform(session, data)
+            await self._send_dispatch(session, event, payload)
         return len(targets)
 
     async def _send_dispatch(self, session: GatewaySession, event: str, data: JSON) -> None:
@@ -299,7 +294,10 @@ class Gateway:
             await conn.send(
                 {
                     "op": Op.HELLO,
-                    "d": {"heartbeat_interval": self.heartbeat_interval_ms, "_trace": ["fake-gateway"]},
+                    "d": {
+                        "heartbeat_interval": self.heartbeat_interval_ms,
+                        "_trace": ["fake-gateway"],
+                    },
                     "s": None,
                     "t": None,
                 }
@@ -307,7 +305,12 @@ class Gateway:
             async for msg in ws:
                 if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
                     raw = msg.data if isinstance(msg.data, str) else msg.data.decode()
-                    await self._on_payload(conn, json.loads(raw))
+                    try:
+                        payload = json.loads(raw)
+                    except ValueError:
+                        await conn.close(4002)  # Decode error
+                        break
+                    await self._on_payload(conn, payload)
                 elif msg.type == WSMsgType.ERROR:
                     break
         finally:
@@ -315,7 +318,7 @@ class Gateway:
             session = conn.session
             if session is not None and session.connection is conn:
                 session.connection = None
-                if ws.close_code in (1000, 1001):
+                if ws.close_code in (1000, 1001) and not conn.closed_by_server:
                     # A client closing normally ends its session, as on Discord.
                     session.invalid = True
             self.notifier.notify()

@@ -20,13 +20,15 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from .recording import RecordedFile
 from .state import JSON, ChannelType, FakeChannel, FakeMember, FakeMessage, FakeRole, FakeUser
 
 if TYPE_CHECKING:
     from .server import FakeDiscord
+
+T = TypeVar("T")
 
 
 class InteractionType:
@@ -222,7 +224,7 @@ class InteractionHandle:
         """Wait until ``predicate(handle)`` is true."""
         return await self._wait(lambda: self if predicate(self) else None, timeout, "a condition")
 
-    async def _wait(self, get: Callable[[], Any], timeout: float | None, what: str) -> Any:
+    async def _wait(self, get: Callable[[], T | None], timeout: float | None, what: str) -> T:
         limit = self._fake.default_timeout if timeout is None else timeout
 
         def describe() -> str:
@@ -283,7 +285,9 @@ class OptionBuilder:
         if self.schema is not None:
             unknown = set(values) - set(by_name)
             if unknown:
-                raise ValueError(f"unknown option(s) {sorted(unknown)}; command has {sorted(by_name)}")
+                raise ValueError(
+                    f"unknown option(s) {sorted(unknown)}; command has {sorted(by_name)}"
+                )
             if not self.partial:
                 missing = [n for n, o in by_name.items() if o.get("required") and n not in values]
                 if missing:
@@ -310,8 +314,14 @@ class OptionBuilder:
             channel = value if isinstance(value, FakeChannel) else state.channel(value)
             self._resolve_channel(channel)
             return str(channel.id)
-        if opt_type in (OptionType.USER, OptionType.MENTIONABLE) and not isinstance(value, FakeRole):
-            if opt_type == OptionType.MENTIONABLE and isinstance(value, int) and self._is_role(value):
+        if opt_type in (OptionType.USER, OptionType.MENTIONABLE) and not isinstance(
+            value, FakeRole
+        ):
+            if (
+                opt_type == OptionType.MENTIONABLE
+                and isinstance(value, int)
+                and self._is_role(value)
+            ):
                 return self._value(OptionType.ROLE, value)
             user = state.user(value)
             self._resolve_user(user)
@@ -414,7 +424,11 @@ def base_interaction_payload(
     payload.update(
         {
             "guild_id": str(guild.id),
-            "guild": {"id": str(guild.id), "locale": guild.locale, "features": list(guild.features)},
+            "guild": {
+                "id": str(guild.id),
+                "locale": guild.locale,
+                "features": list(guild.features),
+            },
             "guild_locale": guild.locale,
             "member": member_payload,
             "context": 0,  # GUILD
@@ -436,7 +450,10 @@ def command_schema_options(command: JSON | None, path: Sequence[str]) -> list[JS
     options: list[JSON] = list(command.get("options") or [])
     for name in path:
         match = next((o for o in options if o.get("name") == name), None)
-        if match is None or match.get("type") not in (OptionType.SUB_COMMAND, OptionType.SUB_COMMAND_GROUP):
+        if match is None or match.get("type") not in (
+            OptionType.SUB_COMMAND,
+            OptionType.SUB_COMMAND_GROUP,
+        ):
             raise ValueError(f"command {command.get('name')!r} has no subcommand path {list(path)}")
         options = list(match.get("options") or [])
     return options

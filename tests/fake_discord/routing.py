@@ -35,7 +35,9 @@ def compile_template(template: str) -> re.Pattern[str]:
 
 def path_matches(pattern: str, path: str) -> bool:
     """Whether a concrete ``path`` fits ``pattern`` (a template or a literal path)."""
-    return compile_template(pattern.rstrip("/") or "/").fullmatch(path.rstrip("/") or "/") is not None
+    return (
+        compile_template(pattern.rstrip("/") or "/").fullmatch(path.rstrip("/") or "/") is not None
+    )
 
 
 def method_matches(pattern: str, method: str) -> bool:

@@ -156,7 +156,11 @@ class FakeRole:
             "id": str(self.id),
             "name": self.name,
             "color": self.color,
-            "colors": {"primary_color": self.color, "secondary_color": None, "tertiary_color": None},
+            "colors": {
+                "primary_color": self.color,
+                "secondary_color": None,
+                "tertiary_color": None,
+            },
             "hoist": self.hoist,
             "icon": None,
             "unicode_emoji": None,
@@ -430,7 +434,7 @@ class FakeMessage:
                     continue
                 if item.get("custom_id") == custom_id:
                     return dict(item)
-                found = walk(list(item.get("components", []) or []) + [item.get("accessory")])
+                found = walk([*list(item.get("components", []) or []), item.get("accessory")])
                 if found is not None:
                     return found
             return None
@@ -582,7 +586,9 @@ class FakeState:
         guild.roles[bot_role.id] = bot_role
         guild.bot_role_id = bot_role.id
         guild.members[owner.id] = FakeMember(user=owner, guild_id=guild_id)
-        guild.members[self.bot.id] = FakeMember(user=self.bot, guild_id=guild_id, roles=[bot_role.id])
+        guild.members[self.bot.id] = FakeMember(
+            user=self.bot, guild_id=guild_id, roles=[bot_role.id]
+        )
         guild.bot_present = bot_member
         self.guilds[guild_id] = guild
         return guild

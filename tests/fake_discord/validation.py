@@ -52,7 +52,9 @@ def validate_embeds(embeds: Sequence[Mapping[str, Any]]) -> None:
                 text = str(fld.get(key) or "")
                 if not text:
                     raise form_error(
-                        f"embeds.{i}.fields.{j}.{key}", "BASE_TYPE_REQUIRED", "This field is required"
+                        f"embeds.{i}.fields.{j}.{key}",
+                        "BASE_TYPE_REQUIRED",
+                        "This field is required",
                     )
                 if len(text) > limit:
                     raise _too_long(f"embeds.{i}.fields.{j}.{key}", limit)
@@ -62,7 +64,9 @@ def validate_embeds(embeds: Sequence[Mapping[str, Any]]) -> None:
             raise _too_long(f"embeds.{i}.author.name", 256)
         total += _embed_size(embed)
     if total > EMBED_TOTAL:
-        raise form_error("embeds", "BASE_TYPE_MAX_LENGTH", "Embed size exceeds maximum size of 6000")
+        raise form_error(
+            "embeds", "BASE_TYPE_MAX_LENGTH", "Embed size exceeds maximum size of 6000"
+        )
 
 
 def validate_components(components: Sequence[Mapping[str, Any]]) -> None:
@@ -81,7 +85,9 @@ def validate_components(components: Sequence[Mapping[str, Any]]) -> None:
                 raise _too_long(f"{base}.custom_id", 100)
             if child.get("type") == 2:
                 if custom_id is None and not child.get("url") and not child.get("sku_id"):
-                    raise form_error(f"{base}.custom_id", "BASE_TYPE_REQUIRED", "This field is required")
+                    raise form_error(
+                        f"{base}.custom_id", "BASE_TYPE_REQUIRED", "This field is required"
+                    )
                 if len(str(child.get("label") or "")) > 80:
                     raise _too_long(f"{base}.label", 80)
 
@@ -115,10 +121,14 @@ def validate_message(body: Mapping[str, Any], *, has_files: bool, creating: bool
 def _validate_option(option: Mapping[str, Any], path: str) -> None:
     name = str(option.get("name") or "")
     if not _COMMAND_NAME.match(name) or name != name.lower():
-        raise form_error(f"{path}.name", "APPLICATION_COMMAND_INVALID_NAME", "Command name is invalid")
+        raise form_error(
+            f"{path}.name", "APPLICATION_COMMAND_INVALID_NAME", "Command name is invalid"
+        )
     description = str(option.get("description") or "")
     if not 1 <= len(description) <= 100:
-        raise form_error(f"{path}.description", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")
+        raise form_error(
+            f"{path}.description", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length."
+        )
     choices = option.get("choices") or []
     if len(choices) > 25:
         raise _too_long(f"{path}.choices", 25)
@@ -153,7 +163,9 @@ def validate_command(command: Mapping[str, Any], path: str) -> None:
     if command_type == 1:
         _validate_option(command, path)
     elif not 1 <= len(name) <= 32:
-        raise form_error(f"{path}.name", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 32 in length.")
+        raise form_error(
+            f"{path}.name", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 32 in length."
+        )
 
 
 def validate_commands(commands: Sequence[Mapping[str, Any]]) -> None:
@@ -166,7 +178,9 @@ def validate_commands(commands: Sequence[Mapping[str, Any]]) -> None:
         key = (int(command.get("type") or 1), str(command.get("name")))
         if key in seen:
             raise form_error(
-                f"{i}.name", "APPLICATION_COMMANDS_DUPLICATE_NAME", "Application command names must be unique"
+                f"{i}.name",
+                "APPLICATION_COMMANDS_DUPLICATE_NAME",
+                "Application command names must be unique",
             )
         seen.add(key)
 
@@ -178,7 +192,11 @@ def validate_choices(choices: Sequence[Mapping[str, Any]]) -> None:
     for i, choice in enumerate(choices):
         name = str(choice.get("name") or "")
         if not 1 <= len(name) <= 100:
-            raise form_error(f"data.choices.{i}.name", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")
+            raise form_error(
+                f"data.choices.{i}.name",
+                "BASE_TYPE_BAD_LENGTH",
+                "Must be between 1 and 100 in length.",
+            )
         value = choice.get("value")
         if isinstance(value, str) and len(value) > 100:
             raise _too_long(f"data.choices.{i}.value", 100)
