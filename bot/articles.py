@@ -6,7 +6,9 @@ hands back. Both are plain frozen records with no I/O, so every layer can share 
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -132,6 +134,15 @@ class ArticlePage:
 def topic_key(topic: str) -> str:
     """Return the matching key of a topic: ``AI`` and `` ai `` are the same topic."""
     return " ".join(topic.split()).casefold()
+
+
+def closest_names(text: str, names: Iterable[str], count: int = 3) -> list[str]:
+    """Return up to ``count`` of ``names`` spelled like ``text``, for a "did you mean" hint."""
+    by_key: dict[str, str] = {}
+    for name in names:
+        by_key.setdefault(name.casefold(), name)
+    close = difflib.get_close_matches(text.casefold(), list(by_key), n=count, cutoff=0.6)
+    return [by_key[key] for key in close]
 
 
 def is_web_url(url: str) -> bool:

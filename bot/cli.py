@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import difflib
 import json
 import logging
 import shutil
@@ -16,10 +15,12 @@ import sys
 import time
 import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
-from bot.articles import Article, ArticlePage
+from bot.app import run_bot
+from bot.articles import Article, ArticlePage, closest_names
 from bot.config import Settings, load_settings
 from bot.errors import NewsbotError
 from bot.loader import load_articles
@@ -42,6 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="database file (default: $NEWSBOT_DB or %(default)s)",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    commands.add_parser(
+        "run", help="load $NEWSBOT_DATA_DIR and run the Discord bot (needs DISCORD_TOKEN)"
+    )
 
     load = commands.add_parser("load", help="load article files or directories into the database")
     load.add_argument(
@@ -98,10 +103,20 @@ def _add_paging(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit status."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
+    if args.command == "run":
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+        logging.getLogger("discord").setLevel(logging.WARNING)
+    else:
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         settings = load_settings()
+        if args.db is not None:
+            settings = replace(settings, db_path=args.db)
+        if args.command == "run":
+            return asyncio.run(run_bot(settings))
         return asyncio.run(_run(args, settings))
     except NewsbotError as exc:
         print(f"newsbot: {exc}", file=sys.stderr)
@@ -115,7 +130,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     command: Callable[[Store, argparse.Namespace, Settings], Awaitable[int]] = _COMMANDS[
         args.command
     ]
-    async with await Store.open(args.db or settings.db_path) as store:
+    async with await Store.open(settings.db_path) as store:
         return await command(store, args, settings)
 
 
@@ -246,9 +261,7 @@ def _nothing(message: str) -> int:
 
 def _did_you_mean(text: str, names: dict[str, str]) -> str:
     """Return a hint naming up to three of ``names`` close to ``text`` (spelling -> shown name)."""
-    by_key = {spelling.casefold(): shown for spelling, shown in names.items()}
-    close = difflib.get_close_matches(text.casefold(), list(by_key), n=3, cutoff=0.6)
-    shown = list(dict.fromkeys(by_key[key] for key in close))
+    shown = list(dict.fromkeys(names[spelling] for spelling in closest_names(text, names)))
     if not shown:
         return ""
     return " Did you mean " + " or ".join(repr(name) for name in shown) + "?"

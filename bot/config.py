@@ -25,6 +25,13 @@ class Settings:
     data_dir: Path = DEFAULT_DATA_DIR
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     load_workers: int = 0  # 0: one per core
+    discord_token: str | None = None
+    min_quality: int = 50
+    dev_guild: int | None = None
+    shard_count: int | None = None
+    shard_ids: tuple[int, ...] | None = None
+    discord_api: str | None = None
+    discord_gateway: str | None = None
 
     @property
     def workers(self) -> int:
@@ -80,6 +87,36 @@ def load_settings(
             raise ConfigError(f"{name} must be from {minimum} to {maximum}, got {number}")
         return number
 
+    def snowflake(name: str) -> int | None:
+        value = text(name)
+        if value is None:
+            return None
+        if not value.isdigit() or not 0 < int(value) < 2**64:
+            raise ConfigError(f"{name} must be a Discord id (a number), got {value!r}")
+        return int(value)
+
+    def url(name: str, schemes: tuple[str, ...]) -> str | None:
+        value = text(name)
+        if value is not None and not value.startswith(schemes):
+            raise ConfigError(f"{name} must start with {' or '.join(schemes)}, got {value!r}")
+        return value
+
+    shard_count = integer("NEWSBOT_SHARD_COUNT", 0, 0, 100_000) or None
+    shard_ids = None
+    if (raw_ids := text("NEWSBOT_SHARD_IDS")) is not None:
+        if shard_count is None:
+            raise ConfigError("NEWSBOT_SHARD_IDS needs NEWSBOT_SHARD_COUNT")
+        try:
+            shard_ids = tuple(sorted({int(part) for part in raw_ids.split(",") if part.strip()}))
+        except ValueError:
+            raise ConfigError(
+                f"NEWSBOT_SHARD_IDS must be comma-separated numbers, got {raw_ids!r}"
+            ) from None
+        if not shard_ids or not all(0 <= i < shard_count for i in shard_ids):
+            raise ConfigError(
+                f"NEWSBOT_SHARD_IDS must be from 0 to {shard_count - 1}, got {raw_ids!r}"
+            )
+
     return Settings(
         db_path=Path(text("NEWSBOT_DB") or DEFAULT_DB),
         data_dir=Path(text("NEWSBOT_DATA_DIR") or DEFAULT_DATA_DIR),
@@ -87,4 +124,11 @@ def load_settings(
             "NEWSBOT_MAX_FILE_BYTES", DEFAULT_MAX_FILE_BYTES, 1024, 64 * 1024 * 1024
         ),
         load_workers=integer("NEWSBOT_LOAD_WORKERS", 0, 0, 64),
+        discord_token=text("DISCORD_TOKEN"),
+        min_quality=integer("NEWSBOT_MIN_QUALITY", 50, 0, 100),
+        dev_guild=snowflake("NEWSBOT_DEV_GUILD"),
+        shard_count=shard_count,
+        shard_ids=shard_ids,
+        discord_api=url("NEWSBOT_DISCORD_API", ("http://", "https://")),
+        discord_gateway=url("NEWSBOT_DISCORD_GATEWAY", ("ws://", "wss://")),
     )

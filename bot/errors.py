@@ -19,3 +19,7 @@ class StoreError(NewsbotError):
 
 class UsageError(NewsbotError):
     """A command was given arguments it cannot act on (a missing path, a bad number)."""
+
+
+class UserError(NewsbotError):
+    """Someone asked for something that cannot be done; the message says what to do instead."""

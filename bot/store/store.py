@@ -30,6 +30,7 @@ from bot.articles import (
 )
 from bot.errors import StoreError
 from bot.store.fulltext import match_expression, search_terms
+from bot.subscriptions import Subscription
 
 MAX_SUGGESTIONS = 25
 _CHUNK = 500  # rows per "IN (...)" list, well under SQLite's variable limit
@@ -584,6 +585,125 @@ class Store:
     async def article_count(self) -> int:
         """Return how many articles are stored."""
         return int(await self._scalar("SELECT count(*) FROM articles"))
+
+    # -- subscriptions --------------------------------------------------------------------
+
+    async def subscribe(
+        self,
+        *,
+        guild_id: int,
+        channel_id: int,
+        topic: str,
+        min_quality: int,
+        created_by: int | None = None,
+    ) -> tuple[Subscription, bool]:
+        """Subscribe a channel to a topic, or update its threshold; tell whether it is new."""
+        key = topic_key(topic)
+        async with self._transaction():
+            existing = await self._scalar(
+                "SELECT id FROM subscriptions WHERE channel_id = ? AND topic_key = ?",
+                [channel_id, key],
+            )
+            await self._db.execute(
+                "INSERT INTO subscriptions (guild_id, channel_id, topic_key, topic_name, "
+                "min_quality, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (channel_id, topic_key) DO UPDATE SET "
+                "min_quality = excluded.min_quality, topic_name = excluded.topic_name",
+                [guild_id, channel_id, key, topic, min_quality, format_time(datetime.now(UTC)),
+                 created_by],
+            )  # fmt: skip
+        found = await self.subscription(guild_id=guild_id, channel_id=channel_id, topic=topic)
+        assert found is not None
+        return found, existing is None
+
+    async def subscription(
+        self, *, guild_id: int, channel_id: int, topic: str
+    ) -> Subscription | None:
+        """Return one subscription of a server's channel to a topic."""
+        rows = await self._rows(
+            f"{_SUBSCRIPTION_SELECT} WHERE guild_id = ? AND channel_id = ? AND topic_key = ?",
+            [guild_id, channel_id, topic_key(topic)],
+        )
+        return _subscription(rows[0]) if rows else None
+
+    async def unsubscribe(self, *, guild_id: int, channel_id: int, topic: str) -> bool:
+        """Remove a server's channel subscription to a topic; tell whether there was one."""
+        async with self._transaction():
+            cursor = await self._db.execute(
+                "DELETE FROM subscriptions WHERE guild_id = ? AND channel_id = ? AND topic_key = ?",
+                [guild_id, channel_id, topic_key(topic)],
+            )
+        return cursor.rowcount > 0
+
+    async def subscriptions(self, guild_id: int) -> list[Subscription]:
+        """Return a server's subscriptions, by channel then topic."""
+        rows = await self._rows(
+            f"{_SUBSCRIPTION_SELECT} WHERE guild_id = ? ORDER BY channel_id, topic_key",
+            [guild_id],
+        )
+        return [_subscription(row) for row in rows]
+
+    async def suggest_subscribed_topics(
+        self, guild_id: int, text: str, limit: int = MAX_SUGGESTIONS
+    ) -> list[str]:
+        """Return the topics a server subscribes to that start with, then contain, ``text``."""
+        key = topic_key(text)
+        rows = await self._rows(
+            "SELECT topic_name FROM subscriptions WHERE guild_id = ? AND instr(topic_key, ?) > 0 "
+            "GROUP BY topic_key ORDER BY instr(topic_key, ?) != 1, count(*) DESC, topic_key "
+            "LIMIT ?",
+            [guild_id, key, key, min(limit, MAX_SUGGESTIONS)],
+        )
+        return [row[0] for row in rows]
+
+    async def remove_channel_subscriptions(self, channel_id: int) -> int:
+        """Remove every subscription of a deleted channel; return how many there were."""
+        return await self._delete("DELETE FROM subscriptions WHERE channel_id = ?", channel_id)
+
+    async def remove_guild_subscriptions(self, guild_id: int) -> int:
+        """Remove every subscription of a server the bot left; return how many there were."""
+        return await self._delete("DELETE FROM subscriptions WHERE guild_id = ?", guild_id)
+
+    async def _delete(self, sql: str, *params: Any) -> int:
+        async with self._transaction():
+            cursor = await self._db.execute(sql, params)
+        return cursor.rowcount
+
+    # -- small persistent state -----------------------------------------------------------
+
+    async def get_state(self, key: str) -> str | None:
+        """Return a remembered value, such as the hash of the last command sync."""
+        value = await self._scalar("SELECT value FROM state WHERE key = ?", [key])
+        return None if value is None else str(value)
+
+    async def set_state(self, key: str, value: str) -> None:
+        """Remember a value across restarts."""
+        async with self._transaction():
+            await self._db.execute(
+                "INSERT INTO state (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [key, value],
+            )
+
+
+_SUBSCRIPTION_SELECT = (
+    "SELECT id, guild_id, channel_id, topic_name, min_quality, created_at, created_by, "
+    "paused_reason, paused_at FROM subscriptions"
+)
+
+
+def _subscription(row: sqlite3.Row) -> Subscription:
+    return Subscription(
+        id=row["id"],
+        guild_id=row["guild_id"],
+        channel_id=row["channel_id"],
+        topic=row["topic_name"],
+        min_quality=row["min_quality"],
+        created_at=parse_time(row["created_at"]),
+        created_by=row["created_by"],
+        paused_reason=row["paused_reason"],
+        paused_at=parse_time(row["paused_at"]) if row["paused_at"] else None,
+    )
 
 
 def _related_item(row: sqlite3.Row) -> RelatedItem:

@@ -1,0 +1,84 @@
+"""``newsbot run``: build the dependencies once, start the bot, stop cleanly on a signal."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from contextlib import suppress
+
+import discord
+import yarl
+
+from bot.chat.bot import NewsBot
+from bot.config import Settings
+from bot.errors import ConfigError
+from bot.loader import load_articles
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+TOKEN_HELP = (
+    "Put DISCORD_TOKEN=<your bot token> in .env (see .env.example) or in the environment; "
+    "the README says where to get one."
+)
+
+
+def point_discord_at(settings: Settings) -> None:
+    """Send REST calls and the gateway where the settings say (a proxy, or a test server)."""
+    if settings.discord_api:
+        discord.http.Route.BASE = settings.discord_api.rstrip("/")
+    if settings.discord_gateway:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway)
+
+
+async def run_bot(settings: Settings) -> int:
+    """Load the articles, connect to Discord and serve until a signal; return the exit status."""
+    if not settings.discord_token:
+        raise ConfigError(f"DISCORD_TOKEN is not set. {TOKEN_HELP}")
+    point_discord_at(settings)
+    async with await Store.open(settings.db_path) as store:
+        if settings.data_dir.is_dir():
+            report = await load_articles(
+                store, [settings.data_dir], workers=settings.workers,
+                max_bytes=settings.max_file_bytes,
+            )  # fmt: skip
+            log.info("loaded %s: %s", settings.data_dir, report.summary())
+            for rejection in report.rejected:
+                log.warning("rejected %s: %s", rejection.path, rejection.reason)
+        else:
+            log.warning("no data directory %s: starting without new articles", settings.data_dir)
+        bot = NewsBot(store, settings)
+        async with bot:
+            _stop_on_signals(bot)
+            try:
+                await bot.start(settings.discord_token)
+            except discord.LoginFailure:
+                raise ConfigError(f"Discord refused DISCORD_TOKEN. {TOKEN_HELP}") from None
+            except discord.PrivilegedIntentsRequired:
+                raise ConfigError("Discord refused the bot's intents.") from None
+    log.info("stopped")
+    return 0
+
+
+def _stop_on_signals(bot: NewsBot) -> None:
+    """Close cleanly on the first SIGINT or SIGTERM; exit at once on the second."""
+    loop = asyncio.get_running_loop()
+    stopping = False
+    closing: set[asyncio.Task[None]] = set()  # keeps the close task referenced until done
+
+    def stop(signum: int) -> None:
+        nonlocal stopping
+        if stopping:
+            log.warning("second %s: exiting now", signal.Signals(signum).name)
+            os._exit(128 + signum)
+        stopping = True
+        log.info("%s: closing the Discord connection and the database", signal.Signals(signum).name)
+        task = loop.create_task(bot.close())
+        closing.add(task)
+        task.add_done_callback(closing.discard)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with suppress(NotImplementedError, RuntimeError):  # not on this platform or thread
+            loop.add_signal_handler(signum, stop, signum)

@@ -1,0 +1,98 @@
+"""``NewsBot``: the discord.py client, its command tree and the command sync."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.chat.news import NewsCog
+from bot.chat.replies import NO_MENTIONS, reply_error
+from bot.chat.subscriptions import SubscriptionsCog
+from bot.config import Settings
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def bot_intents() -> discord.Intents:
+    """Return the least the features need: guild and channel events, no message content."""
+    return discord.Intents(guilds=True)
+
+
+class NewsCommandTree(app_commands.CommandTree["NewsBot"]):
+    """The command tree; every command error is answered here."""
+
+    async def on_error(
+        self, interaction: discord.Interaction[NewsBot], error: app_commands.AppCommandError
+    ) -> None:
+        """Answer a failed command: the reason for a user error, an apology for a bug."""
+        await reply_error(interaction, error)
+
+
+class NewsBot(commands.AutoShardedBot):
+    """The news bot: one process, many guilds, the shards Discord (or the settings) choose."""
+
+    def __init__(self, store: Store, settings: Settings, **options: Any) -> None:
+        sharding: dict[str, Any] = {}
+        if settings.shard_count is not None:
+            sharding["shard_count"] = settings.shard_count
+        if settings.shard_ids is not None:
+            sharding["shard_ids"] = list(settings.shard_ids)
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=bot_intents(),
+            allowed_mentions=NO_MENTIONS,
+            help_command=None,
+            tree_cls=NewsCommandTree,
+            **sharding,
+            **options,
+        )
+        self.store = store
+        self.settings = settings
+
+    async def setup_hook(self) -> None:
+        """Add the cogs and sync the commands if they changed since the last sync."""
+        await self.add_cog(NewsCog(self.store, self.settings))
+        await self.add_cog(SubscriptionsCog(self.store, self.settings))
+        await self.sync_commands()
+
+    async def sync_commands(self) -> bool:
+        """Sync the slash commands when their definitions changed; tell whether it synced.
+
+        To ``NEWSBOT_DEV_GUILD`` only when set (instant), globally otherwise. Discord
+        rate-limits syncs, so the hash of what was last synced is kept in the store.
+        """
+        guild = discord.Object(id=self.settings.dev_guild) if self.settings.dev_guild else None
+        if guild is not None:
+            self.tree.copy_global_to(guild=guild)
+        definitions = [
+            command.to_dict(self.tree) for command in self.tree.get_commands(guild=guild)
+        ]
+        digest = hashlib.sha256(json.dumps(definitions, sort_keys=True).encode()).hexdigest()
+        key = f"command-sync:{self.application_id}:{guild.id if guild else 'global'}"
+        if await self.store.get_state(key) == digest:
+            log.info("slash commands unchanged since the last sync; not syncing")
+            return False
+        try:
+            synced = await self.tree.sync(guild=guild)
+        except discord.HTTPException as exc:
+            log.error("could not sync slash commands (%s); the old ones stay in place", exc)
+            return False
+        await self.store.set_state(key, digest)
+        where = f"guild {guild.id}" if guild else "all guilds"
+        log.info("synced %d slash commands to %s", len(synced), where)
+        return True
+
+    async def on_ready(self) -> None:
+        """Say who the bot is and where it is."""
+        assert self.user is not None
+        log.info(
+            "ready as %s (%s) in %d guilds, shards %s",
+            self.user, self.user.id, len(self.guilds), sorted(self.shards),
+        )  # fmt: skip

@@ -1,0 +1,221 @@
+"""``/news``: look articles up by topic, provider or text; list the topics."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.articles import ArticlePage, closest_names
+from bot.chat.embeds import MESSAGE_EMBEDS, NEWS_COLOUR, clip
+from bot.chat.replies import NO_MENTIONS
+from bot.chat.views import ArticlePager, FetchPage
+from bot.config import Settings
+from bot.errors import UserError
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LIMIT = 5
+MAX_QUERY_CHARS = 200
+TOPICS_LISTED = 60
+
+
+def check_range(option: str, value: int | None, low: int, high: int) -> None:
+    """Refuse an out-of-range number (Discord checks too, but a client can lie)."""
+    if value is not None and not low <= value <= high:
+        raise UserError(f"`{option}` must be from {low} to {high}; you gave {value}.")
+
+
+def quote(text: str, limit: int = 80) -> str:
+    """Return user text safe to echo inside a one-line answer."""
+    return discord.utils.escape_markdown(clip(" ".join(text.split()), limit)) or "(empty)"
+
+
+async def topic_choices(store: Store, current: str) -> list[app_commands.Choice[str]]:
+    """Return autocomplete choices for a topic: prefix matches first, by article count."""
+    return [
+        app_commands.Choice(name=clip(f"{topic.name} ({topic.count})", 100), value=topic.name)
+        for topic in await store.suggest_topics(current[:100])
+    ]
+
+
+async def topic_hint(store: Store, text: str) -> str:
+    """Return a one-line answer for an unknown topic, with the closest spellings."""
+    close = closest_names(text, [topic.name for topic in await store.topics()])
+    hint = f" Did you mean {' or '.join(f'**{name}**' for name in close)}?" if close else ""
+    return f"No articles on the topic **{quote(text)}**.{hint} See `/news topics` for every topic."
+
+
+class NewsCog(commands.Cog):
+    """Slash commands that look news up."""
+
+    news = app_commands.Group(name="news", description="Look up the news")
+
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+
+    async def _show(
+        self,
+        interaction: discord.Interaction[Any],
+        title: str,
+        fetch: FetchPage,
+        page: ArticlePage,
+    ) -> None:
+        """Answer with the first page, and buttons for the others if there are more."""
+        view = ArticlePager(author_id=interaction.user.id, title=title, fetch=fetch, page=page)
+        if page.total <= len(page.articles):  # one page: no buttons
+            view.stop()
+            await interaction.response.send_message(
+                content=view.content, embeds=view.embeds, allowed_mentions=NO_MENTIONS
+            )
+            return
+        await interaction.response.send_message(
+            content=view.content, embeds=view.embeds, view=view, allowed_mentions=NO_MENTIONS
+        )
+        view.interaction = interaction
+
+    @news.command(name="topic", description="Newest articles on a topic")
+    @app_commands.describe(
+        topic="The topic, e.g. AI",
+        min_quality="Only articles of at least this quality (0-100)",
+        limit="Articles per page (1-10, default 5)",
+    )
+    async def topic(
+        self,
+        interaction: discord.Interaction[Any],
+        topic: app_commands.Range[str, 1, 100],
+        min_quality: app_commands.Range[int, 0, 100] | None = None,
+        limit: app_commands.Range[int, 1, MESSAGE_EMBEDS] = DEFAULT_LIMIT,
+    ) -> None:
+        """Show the newest articles on a topic."""
+        check_range("min_quality", min_quality, 0, 100)
+        check_range("limit", limit, 1, MESSAGE_EMBEDS)
+        found = await self.store.topic(topic)
+        if found is None:
+            raise UserError(await topic_hint(self.store, topic))
+
+        async def fetch(offset: int) -> ArticlePage:
+            return await self.store.articles_by_topic(
+                topic, min_quality=min_quality, limit=limit, offset=offset
+            )
+
+        first = await fetch(0)
+        if first.total == 0:
+            raise UserError(
+                f"No **{found.name}** articles of quality {min_quality} or more. "
+                "Try a lower `min_quality`."
+            )
+        title = found.name if min_quality is None else f"{found.name} (quality ≥ {min_quality})"
+        await self._show(interaction, title, fetch, first)
+
+    @topic.autocomplete("topic")
+    async def _topic_autocomplete(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await topic_choices(self.store, current)
+
+    @news.command(name="provider", description="Newest articles from a provider")
+    @app_commands.describe(
+        provider="Provider name or domain, e.g. reuters.com",
+        limit="Articles per page (1-10, default 5)",
+    )
+    async def provider(
+        self,
+        interaction: discord.Interaction[Any],
+        provider: app_commands.Range[str, 1, 100],
+        limit: app_commands.Range[int, 1, MESSAGE_EMBEDS] = DEFAULT_LIMIT,
+    ) -> None:
+        """Show the newest articles from a provider."""
+        check_range("limit", limit, 1, MESSAGE_EMBEDS)
+
+        async def fetch(offset: int) -> ArticlePage:
+            return await self.store.articles_by_provider(provider, limit=limit, offset=offset)
+
+        first = await fetch(0)
+        if not first.articles:
+            names = [name for p in await self.store.providers() for name in (p.name, p.domain)]
+            close = closest_names(provider, names)
+            hint = f" Did you mean {' or '.join(f'**{n}**' for n in close)}?" if close else ""
+            raise UserError(
+                f"No provider **{quote(provider)}**.{hint} "
+                "Start typing in the `provider` option to see the providers."
+            )
+        await self._show(interaction, first.articles[0].provider.name, fetch, first)
+
+    @provider.autocomplete("provider")
+    async def _provider_autocomplete(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        return [
+            app_commands.Choice(
+                name=clip(f"{p.name} — {p.domain} ({p.count})", 100), value=p.domain[:100]
+            )
+            for p in await self.store.suggest_providers(current[:100])
+        ]
+
+    @news.command(name="search", description="Search articles by text, best match first")
+    @app_commands.describe(query="Words to look for", limit="Articles per page (1-10, default 5)")
+    async def search(
+        self,
+        interaction: discord.Interaction[Any],
+        query: app_commands.Range[str, 1, MAX_QUERY_CHARS],
+        limit: app_commands.Range[int, 1, MESSAGE_EMBEDS] = DEFAULT_LIMIT,
+    ) -> None:
+        """Show the articles that best match some words."""
+        check_range("limit", limit, 1, MESSAGE_EMBEDS)
+        query = query[:MAX_QUERY_CHARS]
+
+        async def fetch(offset: int) -> ArticlePage:
+            return await self.store.search(query, limit=limit, offset=offset)
+
+        first = await fetch(0)
+        if first.total == 0:
+            raise UserError(
+                f"Nothing matches **{quote(query)}**. Try fewer or other words, "
+                "or browse with `/news topic`."
+            )
+        await self._show(interaction, f"Search: {quote(query, 60)}", fetch, first)
+
+    @news.command(name="latest", description="Newest good articles")
+    @app_commands.describe(limit="Articles per page (1-10, default 5)")
+    async def latest(
+        self,
+        interaction: discord.Interaction[Any],
+        limit: app_commands.Range[int, 1, MESSAGE_EMBEDS] = DEFAULT_LIMIT,
+    ) -> None:
+        """Show the newest articles of at least the default quality."""
+        check_range("limit", limit, 1, MESSAGE_EMBEDS)
+        threshold = self.settings.min_quality
+
+        async def fetch(offset: int) -> ArticlePage:
+            return await self.store.latest_articles(
+                min_quality=threshold, limit=limit, offset=offset
+            )
+
+        first = await fetch(0)
+        if first.total == 0:
+            raise UserError(f"No articles of quality {threshold} or more yet.")
+        await self._show(interaction, f"Latest news (quality ≥ {threshold})", fetch, first)
+
+    @news.command(name="topics", description="Every topic with its number of articles")
+    async def topics(self, interaction: discord.Interaction[Any]) -> None:
+        """List the topics, most covered first."""
+        topics = await self.store.topics()
+        if not topics:
+            raise UserError("There are no articles yet, so no topics. Ask the bot's admin.")
+        lines = [f"**{discord.utils.escape_markdown(t.name)}** — {t.count}" for t in topics]
+        shown = lines[:TOPICS_LISTED]
+        more = len(lines) - len(shown)
+        description = clip("\n".join(shown), 4000)
+        if more:
+            description += f"\n…and {more} more: start typing in `/news topic` to find them."
+        embed = discord.Embed(
+            title=f"Topics ({len(topics)})", description=description, colour=NEWS_COLOUR
+        )
+        embed.set_footer(text="Use /news topic to read one, /subscribe to follow one.")
+        await interaction.response.send_message(embed=embed, allowed_mentions=NO_MENTIONS)

@@ -1,0 +1,88 @@
+"""How the bot answers: never a ping, one line for a user error, an apology for a bug.
+
+This is the one place that maps errors to what a person reads.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+import discord
+from discord import app_commands
+
+from bot.errors import NewsbotError
+
+log = logging.getLogger(__name__)
+
+NO_MENTIONS = discord.AllowedMentions.none()
+
+_PERMISSION_NAMES = {
+    "manage_channels": "Manage Channels",
+    "manage_guild": "Manage Server",
+    "view_channel": "View Channel",
+    "send_messages": "Send Messages",
+    "embed_links": "Embed Links",
+}
+
+
+def permission_names(permissions: list[str]) -> str:
+    """Return permission attribute names as Discord shows them: ``Manage Channels``."""
+    return ", ".join(
+        _PERMISSION_NAMES.get(name, name.replace("_", " ").title()) for name in permissions
+    )
+
+
+def user_message(error: BaseException) -> str | None:
+    """Return the one line a person should read for ``error``, or None for a bug."""
+    if isinstance(error, app_commands.CommandInvokeError):
+        error = error.original
+    if isinstance(error, NewsbotError):
+        return str(error)
+    if isinstance(error, app_commands.NoPrivateMessage):
+        return "This command works in a server only."
+    if isinstance(error, app_commands.MissingPermissions):
+        return f"You need the {permission_names(error.missing_permissions)} permission for this."
+    if isinstance(error, app_commands.BotMissingPermissions):
+        names = permission_names(error.missing_permissions)
+        return f"I am missing the {names} permission here. Ask a server admin to grant it."
+    if isinstance(error, app_commands.CommandOnCooldown):
+        return f"Slow down: try again in {error.retry_after:.0f} s."
+    if isinstance(error, app_commands.TransformerError):
+        return f"{error.value!r} is not a valid {error.type.name.lower()} for this option."
+    if isinstance(error, app_commands.CheckFailure):
+        return "You cannot use this command here."
+    return None
+
+
+async def send_ephemeral(interaction: discord.Interaction[Any], content: str) -> None:
+    """Send a private one-line answer, whether or not the interaction was answered yet."""
+    content = content[:2000]
+    if interaction.response.is_done():
+        await interaction.followup.send(content, ephemeral=True, allowed_mentions=NO_MENTIONS)
+    else:
+        await interaction.response.send_message(
+            content, ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
+
+
+async def reply_error(interaction: discord.Interaction[Any], error: BaseException) -> None:
+    """Answer a failed interaction: the reason for a user error, an apology for a bug."""
+    message = user_message(error)
+    if message is None:
+        reference = secrets.token_hex(4)
+        command = interaction.command.qualified_name if interaction.command else "interaction"
+        log.error(
+            "unexpected error in %s (reference %s, user %s, guild %s)",
+            command, reference, interaction.user.id, interaction.guild_id,
+            exc_info=error,
+        )  # fmt: skip
+        message = (
+            f"Sorry, something went wrong on my side. The error was logged with reference "
+            f"`{reference}`; please mention it if you report the problem."
+        )
+    try:
+        await send_ephemeral(interaction, message)
+    except discord.HTTPException as exc:  # the interaction expired or the channel is gone
+        log.warning("could not tell the user about an error: %s", exc)

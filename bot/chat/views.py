@@ -1,0 +1,118 @@
+"""Previous/Next buttons that page through a result, for the person who asked only."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import discord
+
+from bot.articles import ArticlePage
+from bot.chat.embeds import article_embeds, clip
+from bot.chat.replies import NO_MENTIONS, reply_error
+
+log = logging.getLogger(__name__)
+
+FetchPage = Callable[[int], Awaitable[ArticlePage]]
+
+
+def page_header(title: str, page: ArticlePage) -> str:
+    """Return the line above a page of articles: what it is and where in the results."""
+    first = page.offset + 1
+    last = page.offset + len(page.articles)
+    pages = ""
+    if page.total > page.limit > 0:
+        pages = f" · page {page.offset // page.limit + 1} of {-(-page.total // page.limit)}"
+    return clip(f"**{title}** — {first} to {last} of {page.total}{pages}", 2000)
+
+
+class ArticlePager(discord.ui.View):
+    """Page through a query's results; only its author may press the buttons."""
+
+    idle_timeout = 300.0  # seconds without a press before the buttons are disabled
+
+    def __init__(
+        self,
+        *,
+        author_id: int,
+        title: str,
+        fetch: FetchPage,
+        page: ArticlePage,
+    ) -> None:
+        super().__init__(timeout=self.idle_timeout)
+        self.author_id = author_id
+        self.title = title
+        self.fetch = fetch
+        self.page = page
+        self.interaction: discord.Interaction[Any] | None = None  # the command that showed it
+        self._update_buttons()
+
+    @property
+    def content(self) -> str:
+        """Return the message text for the current page."""
+        return page_header(self.title, self.page)
+
+    @property
+    def embeds(self) -> list[discord.Embed]:
+        """Return the embeds of the current page."""
+        return article_embeds(self.page.articles)
+
+    def _update_buttons(self) -> None:
+        self.previous.disabled = self.page.offset <= 0
+        self.next.disabled = self.page.offset + len(self.page.articles) >= self.page.total
+
+    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
+        """Let only the person who asked turn the pages."""
+        if interaction.user.id == self.author_id:
+            return True
+        await interaction.response.send_message(
+            "Only the person who asked can turn these pages. Run the command yourself to browse.",
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
+        )
+        return False
+
+    async def _show(self, interaction: discord.Interaction[Any], offset: int) -> None:
+        self.page = await self.fetch(max(0, offset))
+        if not self.page.articles and self.page.total:  # the results shrank meanwhile
+            last = (self.page.total - 1) // self.page.limit * self.page.limit
+            self.page = await self.fetch(last)
+        self._update_buttons()
+        await interaction.response.edit_message(
+            content=self.content, embeds=self.embeds, view=self, allowed_mentions=NO_MENTIONS
+        )
+
+    @discord.ui.button(label="Previous", emoji="◀️", style=discord.ButtonStyle.secondary)
+    async def previous(
+        self, interaction: discord.Interaction[Any], button: discord.ui.Button[ArticlePager]
+    ) -> None:
+        """Show the previous page."""
+        await self._show(interaction, self.page.offset - self.page.limit)
+
+    @discord.ui.button(label="Next", emoji="▶️", style=discord.ButtonStyle.primary)
+    async def next(
+        self, interaction: discord.Interaction[Any], button: discord.ui.Button[ArticlePager]
+    ) -> None:
+        """Show the next page."""
+        await self._show(interaction, self.page.offset + self.page.limit)
+
+    async def on_timeout(self) -> None:
+        """Disable the buttons so that nobody presses a dead control."""
+        for item in self.children:
+            if isinstance(item, discord.ui.Button):
+                item.disabled = True
+        if self.interaction is not None:
+            try:
+                await self.interaction.edit_original_response(view=self)
+            except discord.HTTPException as exc:  # deleted message, expired token: nothing to do
+                log.info("could not disable the page buttons: %s", exc)
+
+    async def on_error(
+        self,
+        interaction: discord.Interaction[Any],
+        error: Exception,
+        item: discord.ui.Item[Any],
+    ) -> None:
+        """Answer a failed button press like a failed command: never silence."""
+        await reply_error(interaction, error)

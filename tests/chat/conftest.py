@@ -1,0 +1,88 @@
+"""A running NewsBot, logged into the loopback fake Discord, with the shipped articles."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.chat.bot import NewsBot
+from bot.config import Settings
+from bot.loader import load_articles
+from bot.store import Store
+from tests.fake_discord import FakeDiscord, running_bot
+from tests.fake_discord.interactions import CallbackRecord, InteractionHandle
+from tests.fake_discord.state import FakeChannel, FakeGuild, FakeUser, Perm
+
+DATA = Path(__file__).resolve().parents[2] / "data" / "articles"
+
+
+@dataclass
+class Server:
+    """One Discord server as a test sees it: a channel, a member and a moderator."""
+
+    guild: FakeGuild
+    channel: FakeChannel
+    member: FakeUser
+    moderator: FakeUser
+
+
+@dataclass
+class World:
+    """The fake Discord, the bot logged into it, its store, and two servers."""
+
+    fake: FakeDiscord
+    bot: NewsBot
+    store: Store
+    home: Server
+    away: Server
+
+    async def ask(
+        self, name: str, user: FakeUser | None = None, server: Server | None = None, **options: Any
+    ) -> InteractionHandle:
+        """Run a slash command as ``user`` (default: the home server's member)."""
+        server = server or self.home
+        return await self.fake.send_command(
+            server.guild, server.channel, user or server.member, name,
+            options={k: v for k, v in options.items() if v is not None},
+        )  # fmt: skip
+
+    async def answer(self, name: str, **kwargs: Any) -> CallbackRecord:
+        """Run a slash command and return the bot's first answer."""
+        return await (await self.ask(name, **kwargs)).response()
+
+
+def make_server(fake: FakeDiscord, name: str) -> Server:
+    guild = fake.add_guild(name)
+    moderators = fake.add_role(guild, "Moderators", permissions=Perm.MANAGE_CHANNELS)
+    channel = fake.add_text_channel(guild, "news")
+    member = fake.add_user(f"{name}-member")
+    fake.add_member(guild, member)
+    moderator = fake.add_user(f"{name}-moderator")
+    fake.add_member(guild, moderator, roles=[moderators])
+    return Server(guild, channel, member, moderator)
+
+
+@pytest.fixture
+async def bot_store(tmp_path: Path) -> AsyncIterator[Store]:
+    """A store holding the shipped articles."""
+    store = await Store.open(tmp_path / "bot.db")
+    report = await load_articles(store, [DATA])
+    assert report.ok
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+@pytest.fixture
+async def world(bot_store: Store) -> AsyncIterator[World]:
+    """The bot, logged into a fake Discord with two servers, ready for commands."""
+    async with FakeDiscord() as fake:
+        home, away = make_server(fake, "home"), make_server(fake, "away")
+        bot = NewsBot(bot_store, Settings(min_quality=50), guild_ready_timeout=0.05)
+        async with running_bot(fake, bot):
+            yield World(fake, bot, bot_store, home, away)
