@@ -219,7 +219,7 @@ async def test_an_article_that_pings_pings_nobody(world: World) -> None:
             title="@everyone <@&123> breaking @here",
             excerpt="<@456> says hi @everyone",
             topics=["Pings"],
-        )  # fmt: skip
+        )
     )
     await world.store.save_articles([(hostile, None)])
     for name, options in [
