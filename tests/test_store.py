@@ -306,3 +306,37 @@ async def test_a_failed_batch_leaves_nothing_half_written(store: Store) -> None:
     assert await store.article_count() == 1
     assert await store.source_files() == {}
     assert {t.name: t.count for t in await store.topics()} == {"AI": 1, "Space": 1}
+
+
+async def test_subscriptions_are_per_channel_and_topic_and_per_server(store: Store) -> None:
+    first, created = await store.subscribe(guild_id=1, channel_id=10, topic="AI", min_quality=50)
+    assert created and first.active
+    again, created = await store.subscribe(guild_id=1, channel_id=10, topic="ai", min_quality=80)
+    assert not created and again.id == first.id and again.min_quality == 80
+    await store.subscribe(guild_id=1, channel_id=11, topic="AI", min_quality=50)
+    await store.subscribe(guild_id=2, channel_id=20, topic="Space", min_quality=50)
+    assert [(s.channel_id, s.topic) for s in await store.subscriptions(1)] == [
+        (10, "AI"),
+        (11, "AI"),
+    ]
+    assert await store.suggest_subscribed_topics(2, "") == ["Space"]
+    assert not await store.unsubscribe(guild_id=2, channel_id=10, topic="AI")  # not its server
+    await store.pause_subscription(first.id, "Missing Access")
+    paused = await store.subscription(guild_id=1, channel_id=10, topic="AI")
+    assert paused is not None and paused.paused_reason == "Missing Access" and not paused.active
+    await store.resume_subscription(first.id)
+    resumed = await store.subscription(guild_id=1, channel_id=10, topic="AI")
+    assert resumed is not None and resumed.active
+    assert await store.remove_channel_subscriptions(10) == 1
+    assert await store.remove_guild_subscriptions(1) == 1
+    assert await store.subscriptions(1) == []
+    assert len(await store.subscriptions(2)) == 1
+
+
+async def test_state_values_survive_a_reopen(tmp_path: Path) -> None:
+    async with await Store.open(tmp_path / "s.db") as store:
+        assert await store.get_state("command-sync") is None
+        await store.set_state("command-sync", "abc")
+        await store.set_state("command-sync", "def")
+    async with await Store.open(tmp_path / "s.db") as store:
+        assert await store.get_state("command-sync") == "def"

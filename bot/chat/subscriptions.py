@@ -28,6 +28,13 @@ POSTING_PERMISSIONS = ("view_channel", "send_messages", "embed_links")
 GuildChannel = discord.TextChannel
 
 
+def _in_a_server(interaction: discord.Interaction[Any]) -> bool:
+    """Refuse direct messages at run time: ``guild_only`` is only a hint to Discord."""
+    if interaction.guild is None:
+        raise app_commands.NoPrivateMessage()
+    return True
+
+
 def _guild_and_member(
     interaction: discord.Interaction[Any],
 ) -> tuple[discord.Guild, discord.Member]:
@@ -68,6 +75,7 @@ class SubscriptionsCog(commands.Cog):
     @app_commands.guild_only()
     @app_commands.default_permissions(manage_channels=True)
     @app_commands.checks.has_permissions(manage_channels=True)
+    @app_commands.check(_in_a_server)
     async def subscribe(
         self,
         interaction: discord.Interaction[Any],
@@ -130,6 +138,7 @@ class SubscriptionsCog(commands.Cog):
     @app_commands.guild_only()
     @app_commands.default_permissions(manage_channels=True)
     @app_commands.checks.has_permissions(manage_channels=True)
+    @app_commands.check(_in_a_server)
     async def unsubscribe(
         self,
         interaction: discord.Interaction[Any],
@@ -165,6 +174,7 @@ class SubscriptionsCog(commands.Cog):
 
     @app_commands.command(name="subscriptions", description="This server's topic subscriptions")
     @app_commands.guild_only()
+    @app_commands.check(_in_a_server)
     async def subscriptions(self, interaction: discord.Interaction[Any]) -> None:
         """List this server's subscriptions: channel, topic, threshold, since, status."""
         guild, _ = _guild_and_member(interaction)

@@ -656,6 +656,22 @@ class Store:
         )
         return [row[0] for row in rows]
 
+    async def pause_subscription(self, subscription_id: int, reason: str) -> None:
+        """Stop posting to a subscription for ``reason`` (shown by ``/subscriptions``)."""
+        async with self._transaction():
+            await self._db.execute(
+                "UPDATE subscriptions SET paused_reason = ?, paused_at = ? WHERE id = ?",
+                [reason, format_time(datetime.now(UTC)), subscription_id],
+            )
+
+    async def resume_subscription(self, subscription_id: int) -> None:
+        """Post to a paused subscription again."""
+        async with self._transaction():
+            await self._db.execute(
+                "UPDATE subscriptions SET paused_reason = NULL, paused_at = NULL WHERE id = ?",
+                [subscription_id],
+            )
+
     async def remove_channel_subscriptions(self, channel_id: int) -> int:
         """Remove every subscription of a deleted channel; return how many there were."""
         return await self._delete("DELETE FROM subscriptions WHERE channel_id = ?", channel_id)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -17,6 +18,7 @@ from tests.fake_discord import FakeDiscord, running_bot
 from tests.fake_discord.interactions import CallbackRecord, InteractionHandle
 from tests.fake_discord.state import FakeChannel, FakeGuild, FakeUser, Perm
 
+T = TypeVar("T")
 DATA = Path(__file__).resolve().parents[2] / "data" / "articles"
 
 
@@ -53,6 +55,20 @@ class World:
     async def answer(self, name: str, **kwargs: Any) -> CallbackRecord:
         """Run a slash command and return the bot's first answer."""
         return await (await self.ask(name, **kwargs)).response()
+
+
+async def eventually(
+    read: Callable[[], Awaitable[T]], done: Callable[[T], bool], timeout: float = 5.0
+) -> T:
+    """Poll ``read`` until ``done`` says yes: for effects of gateway events the bot handles."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await read()
+        if done(value):
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"still {value!r} after {timeout} s")
+        await asyncio.sleep(0.01)
 
 
 def make_server(fake: FakeDiscord, name: str) -> Server:
