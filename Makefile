@@ -12,10 +12,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## run: load the shipped articles into data/newsbot.db and show the topics
+## run: load the shipped articles into data/newsbot.db and run the bot (needs DISCORD_TOKEN)
 run: $(STAMP)
-	$(BIN)/newsbot load data/articles
-	$(BIN)/newsbot topics
+	$(BIN)/newsbot run
 
 ## test: run ruff, mypy and the test suite
 test: $(STAMP)
