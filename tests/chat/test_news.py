@@ -275,3 +275,21 @@ async def test_an_unexpected_error_gets_an_apology_with_a_reference(
     reference = answer.content.split("`")[1]
     record = next(r for r in caplog.records if reference in r.getMessage())
     assert record.exc_info is not None and "database on fire" in str(record.exc_info[1])
+
+
+@pytest.mark.parametrize(
+    "text", ['"', "%", "_", "*", "' OR 1=1 --", "@everyone", "🚀", "a" * 100, "\\", "<#1>"]
+)
+async def test_hostile_topic_and_provider_options_get_a_clear_answer(
+    world: World, text: str
+) -> None:
+    for name, option in [("news topic", "topic"), ("news provider", "provider")]:
+        answer = await world.answer(name, **{option: text})
+        assert answer.ephemeral
+        assert answer.content.startswith(("No articles on the topic **", "No provider **"))
+        assert answer.allowed_mentions == {"parse": []}
+    choices = await world.fake.send_autocomplete(
+        world.home.guild, world.home.channel, world.home.member, "news topic", focused="topic",
+        options={"topic": text},
+    )  # fmt: skip
+    assert choices == []
