@@ -18,7 +18,7 @@ run: $(STAMP)
 
 ## test: run ruff, mypy and the test suite
 test: $(STAMP)
-	$(BIN)/ruff check bot tests bench
+	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest -q
 
