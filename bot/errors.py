@@ -23,3 +23,23 @@ class UsageError(NewsbotError):
 
 class UserError(NewsbotError):
     """Someone asked for something that cannot be done; the message says what to do instead."""
+
+
+class DeliveryError(NewsbotError):
+    """Posting to a channel failed; the subclass says whether to pause, drop or retry."""
+
+
+class ChannelForbidden(DeliveryError):
+    """Discord answered 403: the bot may not post there (the message says what it lacks)."""
+
+
+class ChannelGone(DeliveryError):
+    """Discord answered 404: the channel no longer exists."""
+
+
+class DeliveryFailed(DeliveryError):
+    """A 5xx, a time-out or a network error: the article stays due for a later run."""
+
+
+class RunInProgress(UserError):
+    """A posting run is under way; a manual run does not start another."""

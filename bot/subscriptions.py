@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
+
+Mode = Literal["each", "digest"]
+MODES: tuple[Mode, ...] = ("each", "digest")
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +21,7 @@ class Subscription:
     min_quality: int
     created_at: datetime
     created_by: int | None = None
+    mode: Mode = "each"  # one message per article, or one digest message per run
     paused_reason: str | None = None
     paused_at: datetime | None = None
 
@@ -24,3 +29,35 @@ class Subscription:
     def active(self) -> bool:
         """Tell whether articles are posted to this subscription."""
         return self.paused_reason is None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """An article posted to a channel: the ledger row that makes posting exactly-once."""
+
+    article_id: int
+    channel_id: int
+    guild_id: int
+    message_id: int
+    delivered_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    """A message about to be sent (or whose send was not confirmed): resent with its nonce."""
+
+    nonce: str
+    guild_id: int
+    channel_id: int
+    article_ids: tuple[int, ...]
+    created_at: datetime
+    attempts: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DueArticle:
+    """An article due in a channel, and the subscription that makes it due."""
+
+    article_id: int
+    subscription_id: int
+    mode: Mode

@@ -30,11 +30,12 @@ from bot.articles import (
 )
 from bot.errors import StoreError
 from bot.store.fulltext import match_expression, search_terms
-from bot.subscriptions import Subscription
+from bot.subscriptions import Delivery, DueArticle, Mode, OutboxMessage, Subscription
 
 MAX_SUGGESTIONS = 25
+BACKLOG_WINDOW = 20  # a new subscription's backfill is the best of this many newest articles
 _CHUNK = 500  # rows per "IN (...)" list, well under SQLite's variable limit
-_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # fixed width, so text order is time order
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +82,7 @@ def format_time(moment: datetime) -> str:
 
 def parse_time(text: str) -> datetime:
     """Return the aware datetime of the store's UTC text."""
-    return datetime.strptime(text, _TIME_FORMAT).replace(tzinfo=UTC)
+    return datetime.fromisoformat(text).astimezone(UTC)
 
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
@@ -596,8 +597,14 @@ class Store:
         topic: str,
         min_quality: int,
         created_by: int | None = None,
+        mode: Mode = "each",
+        backfill: int = 0,
     ) -> tuple[Subscription, bool]:
-        """Subscribe a channel to a topic, or update its threshold; tell whether it is new."""
+        """Subscribe a channel to a topic, or update its threshold and mode; tell if it is new.
+
+        A new subscription gets the ``backfill`` best of the topic's recent postable
+        articles from the backlog; everything loaded later is due for it anyway.
+        """
         key = topic_key(topic)
         async with self._transaction():
             existing = await self._scalar(
@@ -606,12 +613,29 @@ class Store:
             )
             await self._db.execute(
                 "INSERT INTO subscriptions (guild_id, channel_id, topic_key, topic_name, "
-                "min_quality, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "min_quality, created_at, created_by, mode) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (channel_id, topic_key) DO UPDATE SET "
-                "min_quality = excluded.min_quality, topic_name = excluded.topic_name",
+                "min_quality = excluded.min_quality, topic_name = excluded.topic_name, "
+                "mode = excluded.mode",
                 [guild_id, channel_id, key, topic, min_quality, format_time(datetime.now(UTC)),
-                 created_by],
+                 created_by, mode],
             )  # fmt: skip
+            if existing is None and backfill > 0:
+                await self._db.execute(
+                    """
+                    INSERT INTO backfill (subscription_id, article_id)
+                    SELECT s.id, recent.id FROM subscriptions AS s, (
+                        SELECT a.id, a.quality, a.published_at
+                        FROM article_topics AS at JOIN articles AS a ON a.id = at.article_id
+                        WHERE at.topic_id = (SELECT id FROM topics WHERE key = ?)
+                          AND a.source_published = 0 AND a.quality >= ?
+                        ORDER BY a.published_at DESC LIMIT ?
+                    ) AS recent
+                    WHERE s.channel_id = ? AND s.topic_key = ?
+                    ORDER BY recent.quality DESC, recent.published_at DESC LIMIT ?
+                    """,
+                    [key, min_quality, BACKLOG_WINDOW, channel_id, key, backfill],
+                )
         found = await self.subscription(guild_id=guild_id, channel_id=channel_id, topic=topic)
         assert found is not None
         return found, existing is None
@@ -673,17 +697,161 @@ class Store:
             )
 
     async def remove_channel_subscriptions(self, channel_id: int) -> int:
-        """Remove every subscription of a deleted channel; return how many there were."""
-        return await self._delete("DELETE FROM subscriptions WHERE channel_id = ?", channel_id)
+        """Remove every subscription (and unsent message) of a deleted channel."""
+        async with self._transaction():
+            await self._db.execute("DELETE FROM outbox WHERE channel_id = ?", [channel_id])
+            cursor = await self._db.execute(
+                "DELETE FROM subscriptions WHERE channel_id = ?", [channel_id]
+            )
+        return cursor.rowcount
 
     async def remove_guild_subscriptions(self, guild_id: int) -> int:
-        """Remove every subscription of a server the bot left; return how many there were."""
-        return await self._delete("DELETE FROM subscriptions WHERE guild_id = ?", guild_id)
-
-    async def _delete(self, sql: str, *params: Any) -> int:
+        """Remove every subscription (and unsent message) of a server the bot left."""
         async with self._transaction():
-            cursor = await self._db.execute(sql, params)
+            await self._db.execute("DELETE FROM outbox WHERE guild_id = ?", [guild_id])
+            cursor = await self._db.execute(
+                "DELETE FROM subscriptions WHERE guild_id = ?", [guild_id]
+            )
         return cursor.rowcount
+
+    async def all_subscriptions(self) -> list[Subscription]:
+        """Return every subscription of every server, active or paused."""
+        rows = await self._rows(f"{_SUBSCRIPTION_SELECT} ORDER BY guild_id, channel_id, topic_key")
+        return [_subscription(row) for row in rows]
+
+    # -- posting --------------------------------------------------------------------------
+
+    async def due_articles(
+        self, channel_id: int, *, topic: str | None = None, limit: int | None = None
+    ) -> list[DueArticle]:
+        """Return what a channel's active subscriptions make due, best quality first.
+
+        Due: on the subscription's topic, not published at the source, of known quality at
+        least the subscription's minimum, loaded after it was made (or picked as its
+        backfill), never delivered to the channel, and not waiting in the outbox.
+        """
+        params: list[Any] = [channel_id]
+        topic_filter = ""
+        if topic is not None:
+            topic_filter = "AND s.topic_key = ?"
+            params.append(topic_key(topic))
+        rows = await self._rows(
+            f"""
+            SELECT a.id, s.id, s.mode FROM subscriptions AS s
+            JOIN topics AS t ON t.key = s.topic_key
+            JOIN article_topics AS at ON at.topic_id = t.id
+            JOIN articles AS a ON a.id = at.article_id
+            WHERE s.channel_id = ? AND s.paused_reason IS NULL {topic_filter}
+              AND a.source_published = 0
+              AND a.quality IS NOT NULL AND a.quality >= s.min_quality
+              AND (a.loaded_at >= s.created_at OR EXISTS (
+                    SELECT 1 FROM backfill AS b
+                    WHERE b.subscription_id = s.id AND b.article_id = a.id))
+              AND NOT EXISTS (
+                    SELECT 1 FROM deliveries AS d
+                    WHERE d.article_id = a.id AND d.channel_id = s.channel_id)
+            ORDER BY a.quality DESC, a.published_at DESC, a.id, s.id
+            """,
+            params,
+        )
+        waiting = {i for message in await self.outbox(channel_id) for i in message.article_ids}
+        due: dict[int, DueArticle] = {}
+        for article_id, subscription_id, mode in rows:
+            if article_id not in waiting:
+                due.setdefault(article_id, DueArticle(article_id, subscription_id, mode))
+        return list(due.values())[:limit]
+
+    async def articles(self, ids: Sequence[int]) -> list[Article]:
+        """Return the articles with ``ids``, in that order (unknown ids are left out)."""
+        found: list[Article] = []
+        for chunk in _chunks(list(ids)):
+            found.extend(await self._articles(chunk))
+        return found
+
+    async def outbox(self, channel_id: int | None = None) -> list[OutboxMessage]:
+        """Return the messages whose sending was not confirmed (all, or one channel's)."""
+        where, params = ("WHERE channel_id = ?", [channel_id]) if channel_id else ("", [])
+        rows = await self._rows(
+            "SELECT nonce, guild_id, channel_id, article_ids, created_at, attempts "
+            f"FROM outbox {where} ORDER BY created_at, nonce",
+            params,
+        )
+        return [
+            OutboxMessage(row[0], row[1], row[2], tuple(json.loads(row[3])), parse_time(row[4]),
+                          row[5])
+            for row in rows
+        ]  # fmt: skip
+
+    async def add_outbox(self, message: OutboxMessage) -> None:
+        """Remember a message before it is sent, so a crash cannot make it be sent twice."""
+        async with self._transaction():
+            await self._db.execute(
+                "INSERT INTO outbox (nonce, guild_id, channel_id, article_ids, created_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (nonce) DO NOTHING",
+                [message.nonce, message.guild_id, message.channel_id,
+                 json.dumps(list(message.article_ids)), format_time(message.created_at)],
+            )  # fmt: skip
+
+    async def record_delivery(self, nonce: str, message_id: int, delivered_at: datetime) -> None:
+        """Record that Discord accepted an outbox message: its articles are delivered."""
+        async with self._transaction():
+            await self._db.execute(
+                """
+                INSERT INTO deliveries (article_id, channel_id, guild_id, message_id, delivered_at)
+                SELECT j.value, o.channel_id, o.guild_id, ?, ?
+                FROM outbox AS o, json_each(o.article_ids) AS j
+                WHERE o.nonce = ? AND EXISTS (SELECT 1 FROM articles WHERE id = j.value)
+                ON CONFLICT (article_id, channel_id) DO NOTHING
+                """,
+                [message_id, format_time(delivered_at), nonce],
+            )
+            await self._db.execute("DELETE FROM outbox WHERE nonce = ?", [nonce])
+
+    async def drop_outbox(self, nonce: str) -> None:
+        """Forget a message that Discord refused: its articles are due again."""
+        async with self._transaction():
+            await self._db.execute("DELETE FROM outbox WHERE nonce = ?", [nonce])
+
+    async def count_outbox_attempt(self, nonce: str) -> None:
+        """Count a send whose outcome is unknown (5xx, time-out): it is resent later."""
+        async with self._transaction():
+            await self._db.execute(
+                "UPDATE outbox SET attempts = attempts + 1 WHERE nonce = ?", [nonce]
+            )
+
+    async def delivery(self, article_id: int, channel_id: int) -> Delivery | None:
+        """Return when an article was delivered to a channel, if it was."""
+        row = await self._first(
+            "SELECT article_id, channel_id, guild_id, message_id, delivered_at FROM deliveries "
+            "WHERE article_id = ? AND channel_id = ?",
+            [article_id, channel_id],
+        )
+        if row is None:
+            return None
+        return Delivery(row[0], row[1], row[2], row[3], parse_time(row[4]))
+
+    async def deliveries(self, channel_id: int) -> list[Delivery]:
+        """Return everything delivered to a channel, oldest first."""
+        rows = await self._rows(
+            "SELECT article_id, channel_id, guild_id, message_id, delivered_at FROM deliveries "
+            "WHERE channel_id = ? ORDER BY delivered_at, message_id, article_id",
+            [channel_id],
+        )
+        return [Delivery(r[0], r[1], r[2], r[3], parse_time(r[4])) for r in rows]
+
+    async def loaded_at(self, article_id: int) -> datetime | None:
+        """Return when an article was first stored."""
+        value = await self._scalar("SELECT loaded_at FROM articles WHERE id = ?", [article_id])
+        return None if value is None else parse_time(value)
+
+    async def in_backfill(self, subscription_id: int, article_id: int) -> bool:
+        """Tell whether an article was picked from the backlog for a new subscription."""
+        return bool(
+            await self._scalar(
+                "SELECT 1 FROM backfill WHERE subscription_id = ? AND article_id = ?",
+                [subscription_id, article_id],
+            )
+        )
 
     # -- small persistent state -----------------------------------------------------------
 
@@ -703,7 +871,7 @@ class Store:
 
 
 _SUBSCRIPTION_SELECT = (
-    "SELECT id, guild_id, channel_id, topic_name, min_quality, created_at, created_by, "
+    "SELECT id, guild_id, channel_id, topic_name, min_quality, created_at, created_by, mode, "
     "paused_reason, paused_at FROM subscriptions"
 )
 
@@ -717,6 +885,7 @@ def _subscription(row: sqlite3.Row) -> Subscription:
         min_quality=row["min_quality"],
         created_at=parse_time(row["created_at"]),
         created_by=row["created_by"],
+        mode=row["mode"],
         paused_reason=row["paused_reason"],
         paused_at=parse_time(row["paused_at"]) if row["paused_at"] else None,
     )

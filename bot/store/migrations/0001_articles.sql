@@ -18,7 +18,7 @@ CREATE TABLE articles (
     excerpt          TEXT NOT NULL DEFAULT '',
     category         TEXT,
     type             TEXT,
-    published_at     TEXT NOT NULL,                -- UTC, 'YYYY-MM-DDTHH:MM:SSZ', sorts as text
+    published_at     TEXT NOT NULL,                -- UTC 'YYYY-MM-DDTHH:MM:SS.ffffffZ': sorts as text
     quality          INTEGER CHECK (quality BETWEEN 0 AND 100),  -- NULL: unknown
     heat             INTEGER,                      -- NULL: unknown
     source_published INTEGER NOT NULL DEFAULT 0 CHECK (source_published IN (0, 1)),
