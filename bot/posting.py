@@ -1,0 +1,278 @@
+"""The posting job: select what is due, send it, record it. No discord.py in here.
+
+Exactly once, per (article, channel):
+
+1. the message is written to the outbox, with a nonce derived from its channel and articles;
+2. it is sent through a ``Sender`` with that nonce;
+3. only after Discord answered with the message id are the deliveries recorded (and the
+   outbox entry removed), in one transaction.
+
+A crash between 2 and 3 leaves the outbox entry: the next run resends the same message with
+the same nonce, and Discord's nonce enforcement returns the message it already created
+instead of posting it again. An unknown outcome (5xx, time-out) is treated the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+from bot.articles import Article
+from bot.errors import ChannelForbidden, ChannelGone, DeliveryFailed, RunInProgress
+from bot.store import Store
+from bot.subscriptions import DueArticle, OutboxMessage, Subscription
+
+log = logging.getLogger(__name__)
+
+DIGEST_SIZE = 10  # embeds per digest message: Discord's limit per message
+CHANNELS_AT_ONCE = 64  # channels served concurrently; discord.py paces each route
+
+
+class Sender(Protocol):
+    """Where messages go: Discord in production, a list in tests."""
+
+    async def send(self, channel_id: int, articles: Sequence[Article], nonce: str) -> int:
+        """Post one message showing ``articles``; return its id.
+
+        Raise ``ChannelForbidden`` (403), ``ChannelGone`` (404) or ``DeliveryFailed``.
+        """
+        ...
+
+    async def can_post(self, channel_id: int) -> bool:
+        """Tell whether the bot may post in the channel now (to resume a paused one)."""
+        ...
+
+
+def message_nonce(channel_id: int, article_ids: Sequence[int]) -> str:
+    """Return the nonce of a message: the same channel and articles give the same nonce."""
+    key = f"{channel_id}:{','.join(map(str, article_ids))}"
+    return hashlib.sha256(key.encode()).hexdigest()[:25]  # Discord accepts up to 25 characters
+
+
+def owns_guild_for(
+    shard_count: int | None, shard_ids: Sequence[int] | None
+) -> Callable[[int], bool]:
+    """Return whether this process serves a guild: ``(guild_id >> 22) % shard_count``."""
+    if not shard_count or shard_ids is None:
+        return lambda guild_id: True
+    mine = frozenset(shard_ids)
+    return lambda guild_id: (guild_id >> 22) % shard_count in mine
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedMessage:
+    """One message a run would send to a channel."""
+
+    channel_id: int
+    guild_id: int
+    articles: tuple[Article, ...]
+    resend: bool = False  # an outbox message from an earlier, unconfirmed send
+
+
+@dataclass(slots=True)
+class ChannelOutcome:
+    """What a run did in one channel."""
+
+    guild_id: int
+    channel_id: int
+    posted: list[Article] = field(default_factory=list)
+    skipped: str | None = None  # why nothing (more) was posted
+
+
+@dataclass(slots=True)
+class RunReport:
+    """What a run did, channel by channel."""
+
+    channels: list[ChannelOutcome] = field(default_factory=list)
+    resumed: list[Subscription] = field(default_factory=list)
+
+    @property
+    def posted(self) -> int:
+        """Return how many articles were delivered."""
+        return sum(len(c.posted) for c in self.channels)
+
+    def summary(self) -> str:
+        """Return one line for the log."""
+        skipped = sum(1 for c in self.channels if c.skipped)
+        return f"posted {self.posted} articles to {len(self.channels)} channels ({skipped} skipped)"
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Which subscriptions a run serves: all of this process's, or one server's part."""
+
+    guild_id: int | None = None
+    channel_id: int | None = None
+    topic: str | None = None
+
+
+class Poster:
+    """Runs the posting pipeline; one run at a time per process."""
+
+    def __init__(
+        self,
+        store: Store,
+        sender: Sender,
+        *,
+        max_per_run: int = 5,
+        owns_guild: Callable[[int], bool] = lambda guild_id: True,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        channels_at_once: int = CHANNELS_AT_ONCE,
+    ) -> None:
+        self.store = store
+        self.sender = sender
+        self.max_per_run = max_per_run
+        self.owns_guild = owns_guild
+        self.clock = clock
+        self.channels_at_once = channels_at_once
+        self._running = asyncio.Lock()
+
+    @property
+    def running(self) -> bool:
+        """Tell whether a run is under way."""
+        return self._running.locked()
+
+    async def run(self, scope: Scope = Scope(), *, wait: bool = True) -> RunReport:
+        """Post what is due in ``scope``; with ``wait=False``, refuse while a run is under way."""
+        if not wait and self._running.locked():
+            raise RunInProgress("A posting run is under way right now; try again in a minute.")
+        async with self._running:
+            report = RunReport()
+            subscriptions = await self._subscriptions(scope)
+            report.resumed = await self._resume_paused(subscriptions)
+            by_channel = _by_channel(s for s in subscriptions if s.active or s in report.resumed)
+            limit = asyncio.Semaphore(self.channels_at_once)
+
+            async def serve(channel_id: int) -> ChannelOutcome:
+                async with limit:
+                    return await self._serve_channel(channel_id, by_channel[channel_id], scope)
+
+            report.channels = list(await asyncio.gather(*(serve(c) for c in by_channel)))
+            log.info("posting run: %s", report.summary())
+            return report
+
+    async def preview(self, scope: Scope = Scope()) -> list[PlannedMessage]:
+        """Return what a run would send now, without sending or recording anything."""
+        planned: list[PlannedMessage] = []
+        subscriptions = await self._subscriptions(scope)
+        for channel_id, subs in _by_channel(s for s in subscriptions if s.active).items():
+            planned.extend(await self._plan_channel(channel_id, subs, scope))
+        return planned
+
+    async def _subscriptions(self, scope: Scope) -> list[Subscription]:
+        return [
+            s
+            for s in await self.store.all_subscriptions()
+            if self.owns_guild(s.guild_id)
+            and scope.guild_id in (None, s.guild_id)
+            and scope.channel_id in (None, s.channel_id)
+        ]
+
+    async def _resume_paused(self, subscriptions: list[Subscription]) -> list[Subscription]:
+        resumed = []
+        checked: dict[int, bool] = {}
+        for sub in subscriptions:
+            if sub.active:
+                continue
+            if sub.channel_id not in checked:
+                try:
+                    checked[sub.channel_id] = await self.sender.can_post(sub.channel_id)
+                except ChannelGone:
+                    await self._forget_channel(sub.channel_id, "channel no longer exists")
+                    checked[sub.channel_id] = False
+                except DeliveryFailed:
+                    checked[sub.channel_id] = False
+            if checked[sub.channel_id]:
+                await self.store.resume_subscription(sub.id)
+                log.info("channel %s: permissions are back, resuming %r", sub.channel_id, sub.topic)
+                resumed.append(sub)
+        return resumed
+
+    async def _plan_channel(
+        self, channel_id: int, subs: list[Subscription], scope: Scope
+    ) -> list[PlannedMessage]:
+        guild_id = subs[0].guild_id
+        planned = [
+            PlannedMessage(
+                channel_id, guild_id, tuple(await self.store.articles(m.article_ids)), True
+            )
+            for m in await self.store.outbox(channel_id)
+        ]
+        room = self.max_per_run - sum(len(m.articles) for m in planned)
+        if room <= 0:
+            return planned
+        due = await self.store.due_articles(channel_id, topic=scope.topic, limit=room)
+        articles = {a.id: a for a in await self.store.articles([d.article_id for d in due])}
+        planned.extend(
+            PlannedMessage(channel_id, guild_id, tuple(articles[i] for i in ids if i in articles))
+            for ids in _messages(due)
+        )
+        return [m for m in planned if m.articles]
+
+    async def _serve_channel(
+        self, channel_id: int, subs: list[Subscription], scope: Scope
+    ) -> ChannelOutcome:
+        outcome = ChannelOutcome(subs[0].guild_id, channel_id)
+        messages = await self._plan_channel(channel_id, subs, scope)
+        if not messages:
+            outcome.skipped = "nothing due"
+        for message in messages:
+            ids = tuple(a.id for a in message.articles)
+            nonce = message_nonce(channel_id, ids)
+            if not message.resend:
+                await self.store.add_outbox(
+                    OutboxMessage(nonce, message.guild_id, channel_id, ids, self.clock())
+                )
+            try:
+                message_id = await self.sender.send(channel_id, message.articles, nonce)
+            except ChannelForbidden as exc:
+                await self.store.drop_outbox(nonce)
+                for sub in subs:
+                    await self.store.pause_subscription(sub.id, str(exc))
+                log.warning("channel %s: paused %d subscriptions: %s", channel_id, len(subs), exc)
+                outcome.skipped = f"paused: {exc}"
+                break
+            except ChannelGone:
+                await self._forget_channel(channel_id, "Discord says the channel is gone")
+                outcome.skipped = "channel deleted: subscriptions removed"
+                break
+            except DeliveryFailed as exc:
+                await self.store.count_outbox_attempt(nonce)
+                log.warning("channel %s: will retry later: %s", channel_id, exc)
+                outcome.skipped = f"Discord did not confirm the message ({exc}); retried next run"
+                break
+            await self.store.record_delivery(nonce, message_id, self.clock())
+            outcome.posted.extend(message.articles)
+        return outcome
+
+    async def _forget_channel(self, channel_id: int, why: str) -> None:
+        removed = await self.store.remove_channel_subscriptions(channel_id)
+        log.warning("channel %s: %s; removed %d subscriptions", channel_id, why, removed)
+
+
+def _by_channel(subscriptions: Iterable[Subscription]) -> dict[int, list[Subscription]]:
+    grouped: dict[int, list[Subscription]] = defaultdict(list)
+    for sub in subscriptions:
+        grouped[sub.channel_id].append(sub)
+    return dict(grouped)
+
+
+def _messages(due: Sequence[DueArticle]) -> list[tuple[int, ...]]:
+    """Group due articles (best first) into messages: one each, or digests of up to ten."""
+    messages: list[list[int]] = []
+    digest: list[int] | None = None
+    for item in due:
+        if item.mode == "each":
+            messages.append([item.article_id])
+            continue
+        if digest is None or len(digest) == DIGEST_SIZE:
+            digest = []
+            messages.append(digest)
+        digest.append(item.article_id)
+    return [tuple(message) for message in messages]

@@ -1,0 +1,311 @@
+"""The posting pipeline on its own, with an in-memory sender: due rules, caps, exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from bot.articles import Article
+from bot.errors import ChannelForbidden, ChannelGone, DeliveryFailed, RunInProgress
+from bot.parsing import build_draft
+from bot.posting import Poster, Scope, message_nonce, owns_guild_for
+from bot.store import Store
+from tests.factories import article_fields
+
+GUILD, OTHER_GUILD = 1 << 22, 2 << 22  # shards 1 and 0 of 2... (1 % 2, 2 % 2)
+
+
+class Killed(Exception):
+    """The process dying at a chosen point."""
+
+
+@dataclass
+class MemorySender:
+    """A Discord stand-in: records messages and, like Discord, honours nonces."""
+
+    sent: list[tuple[int, tuple[int, ...], str]] = field(default_factory=list)
+    by_nonce: dict[str, int] = field(default_factory=dict)
+    forbidden: set[int] = field(default_factory=set)
+    gone: set[int] = field(default_factory=set)
+    failing: set[int] = field(default_factory=set)
+    gate: asyncio.Event | None = None
+
+    async def send(self, channel_id: int, articles: Sequence[Article], nonce: str) -> int:
+        if self.gate is not None:
+            await self.gate.wait()
+        if channel_id in self.gone:
+            raise ChannelGone("Unknown Channel")
+        if channel_id in self.forbidden:
+            raise ChannelForbidden("Missing Access")
+        if channel_id in self.failing:
+            raise DeliveryFailed("503 Service Unavailable")
+        if nonce in self.by_nonce:
+            return self.by_nonce[nonce]
+        self.by_nonce[nonce] = 1000 + len(self.sent)
+        self.sent.append((channel_id, tuple(a.id for a in articles), nonce))
+        return self.by_nonce[nonce]
+
+    async def can_post(self, channel_id: int) -> bool:
+        if channel_id in self.gone:
+            raise ChannelGone("Unknown Channel")
+        return channel_id not in self.forbidden
+
+    def articles_in(self, channel_id: int) -> list[int]:
+        return [i for channel, ids, _ in self.sent if channel == channel_id for i in ids]
+
+
+async def add(store: Store, number: int, **fields: Any) -> int:
+    draft = build_draft(article_fields(number, **fields))
+    await store.save_articles([(draft, None)])
+    article = await store.article_by_url(draft.url)
+    assert article is not None
+    return article.id
+
+
+async def subscribe(
+    store: Store, channel: int, topic: str = "AI", guild: int = GUILD, **kw: Any
+) -> None:
+    await store.subscribe(
+        guild_id=guild, channel_id=channel, topic=topic, min_quality=kw.pop("min_quality", 50), **kw
+    )
+
+
+@pytest.fixture
+def sender() -> MemorySender:
+    return MemorySender()
+
+
+@pytest.fixture
+def poster(store: Store, sender: MemorySender) -> Poster:
+    return Poster(store, sender, max_per_run=5)
+
+
+async def test_due_means_topic_unpublished_good_enough_and_new(
+    store: Store, sender: MemorySender, poster: Poster
+) -> None:
+    old = await add(store, 1, quality=90)  # loaded before the subscription: backlog
+    await subscribe(store, 10, min_quality=60)
+    good = await add(store, 2, quality=60)
+    await add(store, 3, quality=59)  # under the threshold
+    await add(store, 4, quality=None)  # unknown quality never passes
+    await add(store, 5, quality=95, published=True)  # already published at the source
+    await add(store, 6, quality=95, topics=["Climate"])  # another topic
+    shouted = await add(store, 7, quality=80, topics=["ai"])  # same topic, other case
+    report = await poster.run()
+    assert sender.articles_in(10) == [shouted, good]  # best first
+    assert old not in sender.articles_in(10)
+    assert report.posted == 2
+    assert [d.article_id for d in await store.deliveries(10)] == [shouted, good]
+
+
+async def test_nothing_is_posted_twice(store: Store, sender: MemorySender, poster: Poster) -> None:
+    await subscribe(store, 10)
+    await add(store, 1)
+    await poster.run()
+    second = await poster.run()
+    assert len(sender.sent) == 1
+    assert second.posted == 0 and second.channels[0].skipped == "nothing due"
+
+
+async def test_a_new_subscription_gets_only_a_small_backfill(
+    store: Store, sender: MemorySender, poster: Poster
+) -> None:
+    backlog = [await add(store, n, quality=50 + n) for n in range(1, 11)]
+    await subscribe(store, 10, backfill=3)
+    await poster.run()
+    assert sender.articles_in(10) == backlog[::-1][:3]  # the three best of the recent backlog
+
+
+async def test_each_run_posts_at_most_the_cap_best_quality_then_newest(
+    store: Store, sender: MemorySender, poster: Poster
+) -> None:
+    await subscribe(store, 10)
+    ids = {
+        n: await add(store, n, quality=q)
+        for n, q in enumerate([60, 90, 90, 70, 80, 55, 65], start=1)
+    }
+    await poster.run()
+    assert sender.articles_in(10) == [
+        ids[3],
+        ids[2],
+        ids[5],
+        ids[4],
+        ids[7],
+    ]  # 90 (newer), 90, 80, 70, 65
+    await poster.run()
+    assert sender.articles_in(10)[5:] == [ids[1], ids[6]]
+
+
+async def test_digest_mode_sends_one_message_with_up_to_ten_articles(
+    store: Store, sender: MemorySender
+) -> None:
+    poster = Poster(store, sender, max_per_run=12)
+    await subscribe(store, 10, mode="digest")
+    for n in range(12):
+        await add(store, n)
+    await poster.run()
+    assert [len(ids) for _, ids, _ in sender.sent] == [10, 2]
+
+
+async def test_an_article_on_two_subscribed_topics_is_posted_once(
+    store: Store, sender: MemorySender, poster: Poster
+) -> None:
+    await subscribe(store, 10, "AI")
+    await subscribe(store, 10, "Space")
+    await add(store, 1, topics=["AI", "Space"])
+    await poster.run()
+    assert len(sender.sent) == 1
+
+
+async def test_channels_are_independent_audiences(
+    store: Store, sender: MemorySender, poster: Poster
+) -> None:
+    await subscribe(store, 10)
+    await subscribe(store, 20, guild=OTHER_GUILD)
+    article = await add(store, 1)
+    await poster.run()
+    assert sender.articles_in(10) == sender.articles_in(20) == [article]
+
+
+async def test_a_process_serves_only_its_shards_guilds(store: Store, sender: MemorySender) -> None:
+    await subscribe(store, 10, guild=GUILD)  # shard 1 of 2
+    await subscribe(store, 20, guild=OTHER_GUILD)  # shard 0 of 2
+    await add(store, 1)
+    await Poster(store, sender, owns_guild=owns_guild_for(2, [0])).run()
+    assert [channel for channel, _, _ in sender.sent] == [20]
+    await Poster(store, sender, owns_guild=owns_guild_for(2, [1])).run()
+    assert sorted(channel for channel, _, _ in sender.sent) == [10, 20]
+
+
+async def test_scope_limits_a_manual_run_to_a_topic_or_channel(
+    store: Store, sender: MemorySender, poster: Poster
+) -> None:
+    await subscribe(store, 10, "AI")
+    await subscribe(store, 10, "Climate")
+    await subscribe(store, 20, "AI")
+    ai = await add(store, 1, topics=["AI"])
+    climate = await add(store, 2, topics=["Climate"])
+    await poster.run(Scope(guild_id=GUILD, channel_id=10, topic="climate"))
+    assert sender.articles_in(10) == [climate] and sender.articles_in(20) == []
+    await poster.run(Scope(guild_id=GUILD))
+    assert sender.articles_in(10) == [climate, ai] and sender.articles_in(20) == [ai]
+
+
+async def test_preview_sends_and_records_nothing(
+    store: Store, sender: MemorySender, poster: Poster
+) -> None:
+    await subscribe(store, 10)
+    article = await add(store, 1)
+    planned = await poster.preview()
+    assert [(m.channel_id, [a.id for a in m.articles]) for m in planned] == [(10, [article])]
+    assert sender.sent == [] and await store.deliveries(10) == [] and await store.outbox() == []
+
+
+async def test_forbidden_pauses_the_channel_and_resumes_when_permissions_return(
+    store: Store, sender: MemorySender, poster: Poster
+) -> None:
+    await subscribe(store, 10)
+    await subscribe(store, 20)
+    article = await add(store, 1)
+    sender.forbidden.add(10)
+    report = await poster.run()
+    (paused,) = [s for s in await store.subscriptions(GUILD) if not s.active]
+    assert paused.channel_id == 10 and paused.paused_reason == "Missing Access"
+    assert sender.articles_in(20) == [article]  # the other channel is not affected
+    assert {c.channel_id: c.skipped for c in report.channels}[10] == "paused: Missing Access"
+    await poster.run()
+    assert sender.articles_in(10) == []  # still forbidden: still paused
+    sender.forbidden.clear()
+    resumed = await poster.run()
+    assert [s.channel_id for s in resumed.resumed] == [10]
+    assert sender.articles_in(10) == [article]
+    assert all(s.active for s in await store.subscriptions(GUILD))
+
+
+async def test_unknown_channel_removes_its_subscriptions(
+    store: Store, sender: MemorySender, poster: Poster
+) -> None:
+    await subscribe(store, 10)
+    await subscribe(store, 20)
+    await add(store, 1)
+    sender.gone.add(10)
+    await poster.run()
+    assert [s.channel_id for s in await store.subscriptions(GUILD)] == [20]
+    assert await store.outbox() == []
+
+
+async def test_a_failed_send_stays_due_and_is_retried_without_duplicates(
+    store: Store, sender: MemorySender, poster: Poster
+) -> None:
+    await subscribe(store, 10)
+    await subscribe(store, 20)
+    article = await add(store, 1)
+    sender.failing.add(10)
+    await poster.run()
+    assert sender.articles_in(20) == [article]
+    (waiting,) = await store.outbox(10)
+    assert waiting.attempts == 1
+    sender.failing.clear()
+    await poster.run()
+    assert sender.articles_in(10) == [article]
+    assert await store.outbox() == []
+    await poster.run()
+    assert sender.articles_in(10) == [article]
+
+
+async def test_a_crash_between_sending_and_recording_is_finished_once(
+    store: Store, sender: MemorySender, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await subscribe(store, 10)
+    first, second = await add(store, 1, quality=90), await add(store, 2, quality=80)
+    real_record = store.record_delivery
+    calls = 0
+
+    async def crash_on_second(*args: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise Killed  # the process dies after Discord accepted message 2
+        await real_record(*args)
+
+    monkeypatch.setattr(store, "record_delivery", crash_on_second)
+    with pytest.raises(Killed):
+        await Poster(store, sender).run()
+    monkeypatch.setattr(store, "record_delivery", real_record)
+    third = await add(store, 3, quality=99)  # arrives before the restart
+    await Poster(store, sender).run()  # the restarted process
+    assert sender.articles_in(10) == [first, second, third]  # each exactly once
+    assert [d.article_id for d in await store.deliveries(10)] == [first, second, third]
+
+
+async def test_concurrent_runs_never_overlap(
+    store: Store, sender: MemorySender, poster: Poster
+) -> None:
+    await subscribe(store, 10)
+    await add(store, 1)
+    sender.gate = asyncio.Event()
+    scheduled = asyncio.create_task(poster.run())
+    await asyncio.sleep(0.01)
+    assert poster.running
+    with pytest.raises(RunInProgress):
+        await poster.run(wait=False)  # a manual run says a run is under way
+    waiting = asyncio.create_task(poster.run())  # another scheduled run waits its turn
+    sender.gate.set()
+    await asyncio.gather(scheduled, waiting)
+    assert len(sender.sent) == 1
+
+
+def test_nonce_depends_on_channel_and_articles_only() -> None:
+    assert message_nonce(1, [2, 3]) == message_nonce(1, [2, 3])
+    assert message_nonce(1, [2, 3]) != message_nonce(1, [3, 2]) != message_nonce(2, [2, 3])
+    assert len(message_nonce(123456789012345678, list(range(10)))) == 25
+
+
+def test_delivery_time_comes_from_the_clock() -> None:
+    moment = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    assert Poster(None, MemorySender(), clock=lambda: moment).clock() == moment  # type: ignore[arg-type]
