@@ -14,7 +14,6 @@ import yarl
 from bot.chat.bot import NewsBot
 from bot.config import Settings
 from bot.errors import ConfigError
-from bot.loader import load_articles
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -39,17 +38,9 @@ async def run_bot(settings: Settings) -> int:
         raise ConfigError(f"DISCORD_TOKEN is not set. {TOKEN_HELP}")
     point_discord_at(settings)
     async with await Store.open(settings.db_path) as store:
-        if settings.data_dir.is_dir():
-            report = await load_articles(
-                store, [settings.data_dir], workers=settings.workers,
-                max_bytes=settings.max_file_bytes,
-            )  # fmt: skip
-            log.info("loaded %s: %s", settings.data_dir, report.summary())
-            for rejection in report.rejected:
-                log.warning("rejected %s: %s", rejection.path, rejection.reason)
-        else:
-            log.warning("no data directory %s: starting without new articles", settings.data_dir)
         bot = NewsBot(store, settings)
+        report = await bot.rescan()
+        log.info("loaded %s: %s", settings.data_dir, report.summary())
         async with bot:
             _stop_on_signals(bot)
             try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from bot.errors import ConfigError
@@ -32,11 +33,28 @@ class Settings:
     shard_ids: tuple[int, ...] | None = None
     discord_api: str | None = None
     discord_gateway: str | None = None
+    backfill: int = 3
+    max_per_run: int = 5
+    post_interval: timedelta = timedelta(minutes=15)
+    rescan_interval: timedelta = timedelta(minutes=5)
 
     @property
     def workers(self) -> int:
         """Return how many processes parse files in a large load."""
         return self.load_workers or os.cpu_count() or 1
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600}
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse ``90s``, ``15m``, ``1h`` or a bare number of minutes; raise ValueError."""
+    text = text.strip().lower()
+    unit = _UNITS.get(text[-1:])
+    seconds = float(text[:-1] if unit else text) * (unit or 60)
+    if not 0 < seconds < 10**9:  # also refuses NaN and infinity
+        raise ValueError(text)
+    return timedelta(seconds=seconds)
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -101,6 +119,20 @@ def load_settings(
             raise ConfigError(f"{name} must start with {' or '.join(schemes)}, got {value!r}")
         return value
 
+    def duration(name: str, default: timedelta) -> timedelta:
+        value = text(name)
+        if value is None:
+            return default
+        try:
+            parsed = parse_duration(value)
+        except ValueError:
+            raise ConfigError(
+                f"{name} must be a duration such as 90s, 15m or 1h, got {value!r}"
+            ) from None
+        if not timedelta(seconds=10) <= parsed <= timedelta(days=7):
+            raise ConfigError(f"{name} must be from 10s to 7 days, got {value!r}")
+        return parsed
+
     shard_count = integer("NEWSBOT_SHARD_COUNT", 0, 0, 100_000) or None
     shard_ids = None
     if (raw_ids := text("NEWSBOT_SHARD_IDS")) is not None:
@@ -131,4 +163,8 @@ def load_settings(
         shard_ids=shard_ids,
         discord_api=url("NEWSBOT_DISCORD_API", ("http://", "https://")),
         discord_gateway=url("NEWSBOT_DISCORD_GATEWAY", ("ws://", "wss://")),
+        backfill=integer("NEWSBOT_BACKFILL", 3, 0, 50),
+        max_per_run=integer("NEWSBOT_MAX_PER_RUN", 5, 1, 100),
+        post_interval=duration("NEWSBOT_POST_INTERVAL", timedelta(minutes=15)),
+        rescan_interval=duration("NEWSBOT_RESCAN_INTERVAL", timedelta(minutes=5)),
     )

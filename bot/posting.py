@@ -21,9 +21,9 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Literal, Protocol
 
-from bot.articles import Article
+from bot.articles import Article, topic_key
 from bot.errors import ChannelForbidden, ChannelGone, DeliveryFailed, RunInProgress
 from bot.store import Store
 from bot.subscriptions import DueArticle, OutboxMessage, Subscription
@@ -254,6 +254,51 @@ class Poster:
     async def _forget_channel(self, channel_id: int, why: str) -> None:
         removed = await self.store.remove_channel_subscriptions(channel_id)
         log.warning("channel %s: %s; removed %d subscriptions", channel_id, why, removed)
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """Why one subscription did or did not get one article."""
+
+    subscription: Subscription
+    reason: Literal[
+        "delivered", "published_at_source", "quality_unknown", "below_threshold",
+        "before_subscription", "paused", "queued", "waiting",
+    ]  # fmt: skip
+    when: datetime | None = None  # delivered at / loaded at
+
+
+async def explain(store: Store, article: Article, guild_id: int) -> list[Explanation]:
+    """Say why each of a server's subscriptions to the article's topics got it or not."""
+    topics = {topic_key(t) for t in article.topics}
+    loaded = await store.loaded_at(article.id)
+    queued = {i for m in await store.outbox() for i in m.article_ids if m.guild_id == guild_id}
+    found = []
+    for sub in await store.subscriptions(guild_id):
+        if topic_key(sub.topic) not in topics:
+            continue
+        delivery = await store.delivery(article.id, sub.channel_id)
+        if delivery is not None:
+            found.append(Explanation(sub, "delivered", delivery.delivered_at))
+        elif article.source_published:
+            found.append(Explanation(sub, "published_at_source"))
+        elif article.quality is None:
+            found.append(Explanation(sub, "quality_unknown"))
+        elif article.quality < sub.min_quality:
+            found.append(Explanation(sub, "below_threshold"))
+        elif (
+            loaded is not None
+            and loaded < sub.created_at
+            and not await store.in_backfill(sub.id, article.id)
+        ):
+            found.append(Explanation(sub, "before_subscription", loaded))
+        elif not sub.active:
+            found.append(Explanation(sub, "paused"))
+        elif article.id in queued:
+            found.append(Explanation(sub, "queued"))
+        else:
+            found.append(Explanation(sub, "waiting"))
+    return found
 
 
 def _by_channel(subscriptions: Iterable[Subscription]) -> dict[int, list[Subscription]]:

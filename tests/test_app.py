@@ -77,6 +77,7 @@ async def test_newsbot_run_loads_syncs_answers_and_stops_cleanly_on_sigterm(tmp_
                 "subscribe",
                 "unsubscribe",
                 "subscriptions",
+                "post",
             }
             handle = await fake.send_command(
                 home.guild, home.channel, home.member, "news", subcommand="topics"
@@ -93,6 +94,6 @@ async def test_newsbot_run_loads_syncs_answers_and_stops_cleanly_on_sigterm(tmp_
     log = stderr.decode()
     assert process.returncode == 0, log
     assert "49 files" in log and "49 added" in log
-    assert "synced 4 slash commands to all guilds" in log
+    assert "synced 5 slash commands to all guilds" in log
     assert "SIGTERM: closing the Discord connection and the database" in log
     assert "Traceback" not in log

@@ -5,16 +5,23 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.chat.delivery import DiscordSender
 from bot.chat.news import NewsCog
+from bot.chat.posting import PostingCog
 from bot.chat.replies import NO_MENTIONS, reply_error
 from bot.chat.subscriptions import SubscriptionsCog
 from bot.config import Settings
+from bot.loader import LoadReport, load_articles
+from bot.posting import Poster, owns_guild_for
+from bot.scheduler import NewsScheduler
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -38,7 +45,14 @@ class NewsCommandTree(app_commands.CommandTree["NewsBot"]):
 class NewsBot(commands.AutoShardedBot):
     """The news bot: one process, many guilds, the shards Discord (or the settings) choose."""
 
-    def __init__(self, store: Store, settings: Settings, **options: Any) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        **options: Any,
+    ) -> None:
         sharding: dict[str, Any] = {}
         if settings.shard_count is not None:
             sharding["shard_count"] = settings.shard_count
@@ -55,12 +69,46 @@ class NewsBot(commands.AutoShardedBot):
         )
         self.store = store
         self.settings = settings
+        self.poster = Poster(
+            store,
+            DiscordSender(self),
+            max_per_run=settings.max_per_run,
+            owns_guild=owns_guild_for(settings.shard_count, settings.shard_ids),
+            clock=clock,
+        )
+        self.scheduler = NewsScheduler(
+            post=self.poster.run,
+            rescan=self.rescan,
+            post_interval=settings.post_interval,
+            rescan_interval=settings.rescan_interval,
+        )
 
     async def setup_hook(self) -> None:
         """Add the cogs and sync the commands if they changed since the last sync."""
         await self.add_cog(NewsCog(self.store, self.settings))
         await self.add_cog(SubscriptionsCog(self.store, self.settings))
+        await self.add_cog(PostingCog(self.store, self.poster))
         await self.sync_commands()
+
+    async def rescan(self) -> LoadReport:
+        """Load new and changed article files from the data directory."""
+        if not self.settings.data_dir.is_dir():
+            log.warning("no data directory %s: no new articles", self.settings.data_dir)
+            return LoadReport()
+        report = await load_articles(
+            self.store, [self.settings.data_dir], workers=self.settings.workers,
+            max_bytes=self.settings.max_file_bytes,
+        )  # fmt: skip
+        if report.added or report.updated or report.rejected:
+            log.info("rescan of %s: %s", self.settings.data_dir, report.summary())
+        for rejection in report.rejected:
+            log.warning("rejected %s: %s", rejection.path, rejection.reason)
+        return report
+
+    async def close(self) -> None:
+        """Stop the jobs, then close the Discord connection."""
+        self.scheduler.shutdown()
+        await super().close()
 
     async def sync_commands(self) -> bool:
         """Sync the slash commands when their definitions changed; tell whether it synced.
@@ -90,7 +138,8 @@ class NewsBot(commands.AutoShardedBot):
         return True
 
     async def on_ready(self) -> None:
-        """Say who the bot is and where it is."""
+        """Start the jobs once connected, and say who the bot is and where it is."""
+        self.scheduler.start()
         assert self.user is not None
         log.info(
             "ready as %s (%s) in %d guilds, shards %s",

@@ -9,12 +9,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.articles import ArticlePage, closest_names
-from bot.chat.embeds import MESSAGE_EMBEDS, NEWS_COLOUR, clip
+from bot.articles import Article, ArticlePage, closest_names
+from bot.chat.embeds import MESSAGE_EMBEDS, NEWS_COLOUR, article_embed, clip
 from bot.chat.replies import NO_MENTIONS
 from bot.chat.views import ArticlePager, FetchPage
 from bot.config import Settings
 from bot.errors import UserError
+from bot.posting import Explanation, explain
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,30 @@ def check_range(option: str, value: int | None, low: int, high: int) -> None:
 def quote(text: str, limit: int = 80) -> str:
     """Return user text safe to echo inside a one-line answer."""
     return discord.utils.escape_markdown(clip(" ".join(text.split()), limit)) or "(empty)"
+
+
+def why_line(explanation: Explanation, article: Article) -> str:
+    """Return one subscription's answer to "why was this (not) posted here?"."""
+    sub = explanation.subscription
+    where = f"<#{sub.channel_id}> · **{quote(sub.topic)}**: "
+    when = discord.utils.format_dt(explanation.when, "f") if explanation.when else ""
+    reasons = {
+        "delivered": f"posted {when}.",
+        "published_at_source": "not posted: the source had already published it.",
+        "quality_unknown": "not posted: its quality is unknown.",
+        "below_threshold": (
+            f"not posted: quality {article.quality} is under this channel's minimum "
+            f"{sub.min_quality}."
+        ),
+        "before_subscription": (
+            f"not posted: it arrived {when}, before this channel subscribed "
+            f"{discord.utils.format_dt(sub.created_at, 'f')}; only newer articles are posted."
+        ),
+        "paused": f"not posted yet: the subscription is paused ({sub.paused_reason}).",
+        "queued": "being posted: waiting for Discord to confirm the message.",
+        "waiting": "due: it goes out with the next posting run (best quality first).",
+    }
+    return where + reasons[explanation.reason]
 
 
 async def topic_choices(store: Store, current: str) -> list[app_commands.Choice[str]]:
@@ -201,6 +226,34 @@ class NewsCog(commands.Cog):
         if first.total == 0:
             raise UserError(f"No articles of quality {threshold} or more yet.")
         await self._show(interaction, f"Latest news (quality ≥ {threshold})", fetch, first)
+
+    @news.command(name="why", description="Why an article was or was not posted here")
+    @app_commands.describe(article="The article's URL")
+    async def why(
+        self, interaction: discord.Interaction[Any], article: app_commands.Range[str, 1, 2000]
+    ) -> None:
+        """Explain, for each subscription here, why an article was or was not posted."""
+        if interaction.guild_id is None:
+            raise app_commands.NoPrivateMessage()
+        found = await self.store.article_by_url(article)
+        if found is None:
+            raise UserError(
+                f"I have no article at <{quote(article, 200)}>. Give its link exactly as shown "
+                "in an article embed (the title links to it)."
+            )
+        explanations = await explain(self.store, found, interaction.guild_id)
+        lines = [why_line(e, found) for e in explanations]
+        if not found.topics:
+            lines = ["It has no topic, so no subscription can get it."]
+        elif not lines:
+            topics = ", ".join(f"**{quote(t)}**" for t in found.topics)
+            lines = [f"No channel here follows {topics}. `/subscribe` one to get such articles."]
+        embed = article_embed(found)
+        embed.clear_fields()
+        embed.add_field(name="Here", value=clip("\n".join(lines), 1024), inline=False)
+        await interaction.response.send_message(
+            embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
 
     @news.command(name="topics", description="Every topic with its number of articles")
     async def topics(self, interaction: discord.Interaction[Any]) -> None:

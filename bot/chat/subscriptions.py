@@ -19,6 +19,7 @@ from bot.chat.replies import NO_MENTIONS, permission_names
 from bot.config import Settings
 from bot.errors import UserError
 from bot.store import Store
+from bot.subscriptions import MODES, Mode
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ POSTING_PERMISSIONS = ("view_channel", "send_messages", "embed_links")
 GuildChannel = discord.TextChannel
 
 
-def _in_a_server(interaction: discord.Interaction[Any]) -> bool:
+def in_a_server(interaction: discord.Interaction[Any]) -> bool:
     """Refuse direct messages at run time: ``guild_only`` is only a hint to Discord."""
     if interaction.guild is None:
         raise app_commands.NoPrivateMessage()
@@ -71,21 +72,25 @@ class SubscriptionsCog(commands.Cog):
         topic="The topic to follow",
         channel="Where to post (default: this channel)",
         min_quality="Only articles of at least this quality (0-100)",
+        mode="One message per article (each), or one digest message per run (digest)",
     )
     @app_commands.guild_only()
     @app_commands.default_permissions(manage_channels=True)
     @app_commands.checks.has_permissions(manage_channels=True)
-    @app_commands.check(_in_a_server)
+    @app_commands.check(in_a_server)
     async def subscribe(
         self,
         interaction: discord.Interaction[Any],
         topic: app_commands.Range[str, 1, 100],
         channel: GuildChannel | None = None,
         min_quality: app_commands.Range[int, 0, 100] | None = None,
+        mode: Mode = "each",
     ) -> None:
         """Subscribe a channel to a topic, or change its minimum quality."""
         guild, member = _guild_and_member(interaction)
         check_range("min_quality", min_quality, 0, 100)
+        if mode not in MODES:
+            raise UserError(f"`mode` must be one of {', '.join(MODES)}.")
         target = _target(interaction, channel)
         if target.guild.id != guild.id:
             raise UserError("That channel is not in this server.")
@@ -107,21 +112,24 @@ class SubscriptionsCog(commands.Cog):
             topic=found.name,
             min_quality=threshold,
             created_by=member.id,
+            mode=mode,
+            backfill=self.settings.backfill,
         )
         log.info(
             "guild %s channel %s %s to %r (quality >= %s) by %s",
             guild.id, target.id, "subscribed" if created else "updated", found.name, threshold,
             member.id,
         )  # fmt: skip
+        how = " as a digest" if mode == "digest" else ""
         if created:
             message = (
                 f"{target.mention} now gets new **{quote(found.name)}** articles "
-                f"of quality {threshold} or more."
+                f"of quality {threshold} or more{how}."
             )
         else:
             message = (
                 f"Updated: {target.mention} already followed **{quote(found.name)}**; "
-                f"its minimum quality is now {threshold}."
+                f"its minimum quality is now {threshold}{how}."
             )
         if subscription.paused_reason:
             message += f" (Paused: {subscription.paused_reason})"
@@ -138,7 +146,7 @@ class SubscriptionsCog(commands.Cog):
     @app_commands.guild_only()
     @app_commands.default_permissions(manage_channels=True)
     @app_commands.checks.has_permissions(manage_channels=True)
-    @app_commands.check(_in_a_server)
+    @app_commands.check(in_a_server)
     async def unsubscribe(
         self,
         interaction: discord.Interaction[Any],
@@ -174,7 +182,7 @@ class SubscriptionsCog(commands.Cog):
 
     @app_commands.command(name="subscriptions", description="This server's topic subscriptions")
     @app_commands.guild_only()
-    @app_commands.check(_in_a_server)
+    @app_commands.check(in_a_server)
     async def subscriptions(self, interaction: discord.Interaction[Any]) -> None:
         """List this server's subscriptions: channel, topic, threshold, since, status."""
         guild, _ = _guild_and_member(interaction)
@@ -185,9 +193,10 @@ class SubscriptionsCog(commands.Cog):
         for sub in subscriptions:
             since = discord.utils.format_dt(sub.created_at, "R")
             status = "active" if sub.active else f"**paused**: {sub.paused_reason}"
+            digest = " · digest" if sub.mode == "digest" else ""
             lines.append(
                 f"<#{sub.channel_id}> · **{quote(sub.topic)}** · quality ≥ {sub.min_quality}"
-                f" · since {since} · {status}"
+                f"{digest} · since {since} · {status}"
             )
         embed = discord.Embed(
             title=f"Subscriptions in {clip(guild.name, 200)} ({len(subscriptions)})",

@@ -20,17 +20,21 @@ def button(components: list[dict[str, object]], label: str) -> dict[str, object]
 
 async def test_commands_are_synced_with_their_options_and_permissions(world: World) -> None:
     commands = {c["name"]: c for c in world.fake.commands()}
-    assert set(commands) == {"news", "subscribe", "unsubscribe", "subscriptions"}
+    assert set(commands) == {"news", "subscribe", "unsubscribe", "subscriptions", "post"}
     assert [o["name"] for o in commands["news"]["options"]] == [
         "topic",
         "provider",
         "search",
         "latest",
+        "why",
         "topics",
     ]
     for name in ("subscribe", "unsubscribe"):
         assert int(commands[name]["default_member_permissions"]) == 1 << 4  # Manage Channels
         assert commands[name]["contexts"] == [0]  # servers only
+    assert int(commands["post"]["default_member_permissions"]) == 1 << 5  # Manage Server
+    assert commands["post"]["contexts"] == [0]
+    assert [o["name"] for o in commands["post"]["options"]] == ["now", "preview"]
     topic = commands["news"]["options"][0]["options"]
     assert {o["name"]: (o.get("min_value"), o.get("max_value")) for o in topic if o["type"] == 4} == {
         "min_quality": (0, 100), "limit": (1, 10),

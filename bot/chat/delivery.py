@@ -1,0 +1,105 @@
+"""``DiscordSender``: the posting pipeline's ``Sender``, over discord.py.
+
+It turns Discord's answers into the pipeline's terms: 403 ``ChannelForbidden``, 404
+``ChannelGone``, 5xx or a time-out ``DeliveryFailed``. 429 never gets here: discord.py
+waits and retries it. A message Discord refuses as malformed (400) is sent again without
+the parts most likely at fault (thumbnails, related links), then as bare links.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import aiohttp
+import discord
+
+from bot.articles import Article
+from bot.chat.embeds import article_embeds, clip
+from bot.chat.replies import NO_MENTIONS
+from bot.chat.subscriptions import missing_posting_permissions
+from bot.errors import ChannelForbidden, ChannelGone, DeliveryFailed
+
+log = logging.getLogger(__name__)
+
+UNKNOWN_CHANNEL = 10003
+INVALID_FORM_BODY = 50035
+
+
+def plain_embeds(articles: Sequence[Article]) -> list[discord.Embed]:
+    """Return embeds without images or related links: what is left when Discord refuses more."""
+    embeds = article_embeds(articles)
+    for embed in embeds:
+        embed.set_thumbnail(url=None)
+        embed.clear_fields()
+    return embeds
+
+
+def bare_links(articles: Sequence[Article]) -> str:
+    """Return the articles as one line each: the last resort for an unrenderable message."""
+    lines = [
+        f"**{discord.utils.escape_markdown(clip(a.title, 150))}** <{a.link}>" for a in articles
+    ]
+    return clip("\n".join(lines), 2000)
+
+
+class DiscordSender:
+    """Send article messages to channels through a logged-in discord.py client."""
+
+    def __init__(self, client: discord.Client) -> None:
+        self.client = client
+
+    async def send(self, channel_id: int, articles: Sequence[Article], nonce: str) -> int:
+        """Post one message with ``articles``; return its id (the same id for a repeated nonce)."""
+        channel = self.client.get_partial_messageable(channel_id)
+        attempts: list[dict[str, object]] = [
+            {"embeds": article_embeds(articles)},
+            {"embeds": plain_embeds(articles)},
+            {"content": bare_links(articles)},
+        ]
+        for number, content in enumerate(attempts, start=1):
+            try:
+                message: discord.Message = await channel.send(
+                    **content,  # type: ignore[call-overload]
+                    nonce=nonce,
+                    allowed_mentions=NO_MENTIONS,
+                )
+                return message.id
+            except discord.Forbidden as exc:
+                raise ChannelForbidden(_describe(exc)) from exc
+            except discord.NotFound as exc:
+                if exc.code == UNKNOWN_CHANNEL:
+                    raise ChannelGone(_describe(exc)) from exc
+                raise DeliveryFailed(_describe(exc)) from exc
+            except discord.HTTPException as exc:
+                if exc.status == 400 and number < len(attempts):
+                    log.warning("channel %s refused a message (%s); sending less of it",
+                                channel_id, _describe(exc))  # fmt: skip
+                    continue
+                raise DeliveryFailed(_describe(exc)) from exc
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                raise DeliveryFailed(f"network error: {exc!r}") from exc
+        raise DeliveryFailed("every form of the message was refused")  # pragma: no cover
+
+    async def can_post(self, channel_id: int) -> bool:
+        """Tell whether the bot's permissions in the channel allow posting articles."""
+        channel = self.client.get_channel(channel_id)
+        if channel is None:
+            try:
+                channel = await self.client.fetch_channel(channel_id)
+            except discord.NotFound as exc:
+                raise ChannelGone(_describe(exc)) from exc
+            except discord.Forbidden:
+                return False
+            except (TimeoutError, discord.HTTPException, aiohttp.ClientError) as exc:
+                raise DeliveryFailed(str(exc)) from exc
+        if isinstance(channel, discord.TextChannel):
+            me = channel.guild.me
+            return me is not None and not missing_posting_permissions(channel, me)
+        return True
+
+
+def _describe(exc: discord.HTTPException) -> str:
+    """Return Discord's refusal as a person reads it: ``Missing Access (Discord 50001)``."""
+    text = exc.text or exc.response.reason or "no reason given"
+    return f"{text} (Discord error {exc.code})" if exc.code else f"{text} (HTTP {exc.status})"
