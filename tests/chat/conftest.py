@@ -24,12 +24,13 @@ DATA = Path(__file__).resolve().parents[2] / "data" / "articles"
 
 @dataclass
 class Server:
-    """One Discord server as a test sees it: a channel, a member and a moderator."""
+    """One Discord server as a test sees it: a channel, a member, a moderator, an admin."""
 
     guild: FakeGuild
     channel: FakeChannel
     member: FakeUser
-    moderator: FakeUser
+    moderator: FakeUser  # Manage Channels
+    admin: FakeUser  # Manage Server and Manage Channels
 
 
 @dataclass
@@ -79,7 +80,10 @@ def make_server(fake: FakeDiscord, name: str) -> Server:
     fake.add_member(guild, member)
     moderator = fake.add_user(f"{name}-moderator")
     fake.add_member(guild, moderator, roles=[moderators])
-    return Server(guild, channel, member, moderator)
+    admins = fake.add_role(guild, "Admins", permissions=Perm.MANAGE_GUILD | Perm.MANAGE_CHANNELS)
+    admin = fake.add_user(f"{name}-admin")
+    fake.add_member(guild, admin, roles=[admins])
+    return Server(guild, channel, member, moderator, admin)
 
 
 @pytest.fixture

@@ -36,6 +36,9 @@ class Fault:
     message: str | None = None
     times: int | None = 1
     delay: float = 0.0
+    #: Seconds to wait *after* the request was carried out, before answering: the
+    #: moment a client can die having changed Discord's state without hearing so.
+    delay_answer: float = 0.0
     retry_after: float = 0.05
     is_global: bool = False
     via: bool = True
@@ -56,6 +59,8 @@ class Fault:
     def describe(self) -> str:
         """Short label stored on the recorded request."""
         what = f"status {self.status}" if self.status is not None else "delay"
+        if self.delay_answer:
+            what = "late answer"
         return f"{what} for {self.method} {self.path}"
 
     def reply(self) -> Reply | None:

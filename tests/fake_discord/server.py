@@ -744,6 +744,7 @@ class FakeDiscord:
         message: str | None = None,
         times: int | None = 1,
         delay: float = 0.0,
+        delay_answer: float = 0.0,
         retry_after: float = 0.05,
         is_global: bool = False,
         via: bool = True,
@@ -764,6 +765,7 @@ class FakeDiscord:
                 message=message,
                 times=times,
                 delay=delay,
+                delay_answer=delay_answer,
                 retry_after=retry_after,
                 is_global=is_global,
                 via=via,
@@ -1135,6 +1137,8 @@ class FakeDiscord:
             return limited
         reply = await route.handler(record)
         reply.headers.update(headers)
+        if fault is not None and fault.delay_answer:
+            await asyncio.sleep(fault.delay_answer)
         return reply
 
 

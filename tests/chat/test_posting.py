@@ -1,0 +1,271 @@
+"""Posting through the fake Discord: delivery, Discord's errors, admin commands."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from bot.parsing import build_draft
+from bot.scheduler import POST_JOB
+from tests.chat.conftest import World, eventually
+from tests.factories import article_fields
+from tests.fake_discord.state import FakeChannel, FakeMessage, Perm
+
+MESSAGES = "/channels/{channel_id}/messages"
+
+
+async def new_articles(
+    world: World, count: int, topic: str = "AI", start: int = 500, **fields: Any
+) -> list[int]:
+    """Store articles that arrive after the subscriptions were made; return their ids."""
+    ids = []
+    for number in range(start, start + count):
+        draft = build_draft(article_fields(number, topics=[topic], quality=fields.get("quality", 60 + number % 40),
+                                           title=f"Fresh story {number}"))  # fmt: skip
+        await world.store.save_articles([(draft, None)])
+        article = await world.store.article_by_url(draft.url)
+        assert article is not None
+        ids.append(article.id)
+    return ids
+
+
+async def subscribe(
+    world: World, channel: FakeChannel | None = None, topic: str = "AI", **options: Any
+) -> None:
+    answer = await world.answer(
+        "subscribe", user=world.home.admin, topic=topic, channel=channel, **options
+    )
+    assert not answer.ephemeral, answer.content
+
+
+def posts(world: World, channel: FakeChannel) -> list[FakeMessage]:
+    """Return what the posting job sent to a channel (not the answers to commands)."""
+    return [
+        m
+        for m in world.fake.messages_in(channel)
+        if m.interaction_metadata is None and m.webhook_id is None
+    ]
+
+
+def titles(world: World, channel: FakeChannel) -> list[str]:
+    return [e["title"] for m in posts(world, channel) for e in m.embeds]
+
+
+async def test_due_articles_reach_every_subscribed_channel_once(world: World) -> None:
+    other = await world.fake.create_channel(world.home.guild, "more-news")
+    await subscribe(world)
+    await subscribe(world, other, min_quality=80)
+    await new_articles(world, 3)  # qualities 60 + n % 40: 80, 81, 82 for n = 500..502
+    report = await world.bot.poster.run()
+    backfill = 3  # the best recent AI articles from before /subscribe
+    assert len(posts(world, world.home.channel)) == min(backfill + 3, 5)
+    assert {"Fresh story 502", "Fresh story 501", "Fresh story 500"} <= set(titles(world, other))
+    assert report.posted == len(posts(world, world.home.channel)) + len(posts(world, other))
+    for request in world.fake.find_requests("POST", MESSAGES):
+        assert request.json["allowed_mentions"] == {"parse": []}
+        assert request.json["enforce_nonce"] is True and request.json["nonce"]
+    await world.bot.poster.run()
+    await world.bot.poster.run()
+    everything = titles(world, world.home.channel)
+    assert len(everything) == len(set(everything))  # never twice
+
+
+async def test_the_scheduler_runs_the_posting_job(world: World) -> None:
+    await subscribe(world)
+    job = world.bot.scheduler.scheduler.get_job(POST_JOB)
+    assert job is not None
+    assert job.trigger.interval.total_seconds() == 15 * 60
+    assert job.coalesce is True and job.max_instances == 1
+    job.modify(next_run_time=datetime.now(UTC))  # instead of waiting a quarter of an hour
+    await world.fake.wait_for_message(
+        world.home.channel, lambda m: m.interaction_metadata is None, timeout=5
+    )
+
+
+async def test_forbidden_channel_is_paused_then_resumes_by_itself(world: World) -> None:
+    other = await world.fake.create_channel(world.home.guild, "locked")
+    await subscribe(world)
+    await subscribe(world, other)
+    fresh = await new_articles(world, 1, quality=99)
+    await world.fake.set_permission_overwrite(other, world.fake.bot, deny=Perm.SEND_MESSAGES)
+    await world.bot.poster.run()
+    assert "Fresh story 500" in titles(world, world.home.channel)  # others are not affected
+    (paused,) = [s for s in await world.store.subscriptions(world.home.guild.id) if not s.active]
+    assert paused.channel_id == other.id
+    assert paused.paused_reason == "Missing Permissions (Discord error 50013)"
+    listing = await world.answer("subscriptions")
+    assert (
+        "**paused**: Missing Permissions (Discord error 50013)" in listing.embeds[0]["description"]
+    )
+    await world.bot.poster.run()
+    assert posts(world, other) == []
+    await world.fake.remove_permission_overwrite(other, world.fake.bot.id)
+    await asyncio.sleep(0.05)  # the CHANNEL_UPDATE reaches the bot's cache
+    report = await world.bot.poster.run()
+    assert [s.channel_id for s in report.resumed] == [other.id]
+    assert "Fresh story 500" in titles(world, other)
+    assert fresh[0] in [d.article_id for d in await world.store.deliveries(other.id)]
+
+
+async def test_unknown_channel_removes_its_subscription(world: World) -> None:
+    await subscribe(world)
+    await new_articles(world, 1)
+    world.fake.inject_fault(
+        "POST", f"/channels/{world.home.channel.id}/messages", status=404, code=10003, times=None
+    )
+    report = await world.bot.poster.run()
+    assert report.channels[0].skipped == "channel deleted: subscriptions removed"
+    assert await world.store.subscriptions(world.home.guild.id) == []
+
+
+async def test_rate_limits_are_waited_out_without_losing_or_doubling(world: World) -> None:
+    await subscribe(world)
+    world.fake.inject_fault("POST", MESSAGES, status=429, retry_after=0.05, times=2)
+    await world.bot.poster.run()
+    sent = titles(world, world.home.channel)
+    assert len(sent) == 3 and len(set(sent)) == 3  # the backfill, each once
+
+
+async def test_a_server_error_is_retried_without_doubling(world: World) -> None:
+    await subscribe(world)
+    world.fake.inject_fault("POST", MESSAGES, status=500, times=1)  # discord.py retries after 1 s
+    await world.bot.poster.run()
+    assert len(titles(world, world.home.channel)) == 3
+
+
+async def test_an_article_discord_refuses_to_render_is_posted_without_the_extras(
+    world: World,
+) -> None:
+    await subscribe(world, topic="Computer Vision", min_quality=0)
+    world.fake.inject_fault(
+        "POST", MESSAGES, status=400, code=50035, message="Invalid Form Body", times=1
+    )
+    await world.bot.poster.run()
+    refused, accepted = world.fake.find_requests("POST", MESSAGES)[:2]
+    assert refused.status == 400 and accepted.status == 200
+    assert refused.json["nonce"] == accepted.json["nonce"]
+    before, after = refused.json["embeds"][0], accepted.json["embeds"][0]
+    assert "thumbnail" in before or before.get("fields")  # the extras were there
+    assert "thumbnail" not in after and not after.get("fields")  # and are left out
+    assert after["title"] == before["title"] and after["url"] == before["url"]
+    assert len(posts(world, world.home.channel)) == 3
+
+
+async def test_admin_runs_posting_now_and_sees_what_happened(world: World) -> None:
+    await subscribe(world)
+    answer = await (await world.ask("post now", user=world.home.admin)).followup()
+    assert answer.ephemeral
+    assert answer.content.startswith("Posted 3 articles.\n")
+    assert f"<#{world.home.channel.id}>: posted 3" in answer.content
+    again = await (await world.ask("post now", user=world.home.admin)).followup()
+    assert (
+        again.content
+        == f"Posted 0 articles.\n<#{world.home.channel.id}>: nothing posted — nothing due"
+    )
+
+
+async def test_post_now_for_one_topic(world: World) -> None:
+    await subscribe(world, topic="AI")
+    await subscribe(world, topic="Space")
+    answer = await (await world.ask("post now", user=world.home.admin, topic="space")).followup()
+    sent = posts(world, world.home.channel)
+    assert answer.content.startswith(f"Posted {len(sent)} article")
+    assert all("Space" in m.embeds[0]["footer"]["text"] for m in sent)
+
+
+async def test_admin_commands_need_manage_server(world: World) -> None:
+    for name in ("post now", "post preview"):
+        answer = await world.answer(name, user=world.home.moderator)
+        assert answer.ephemeral
+        assert answer.content == "You need the Manage Server permission for this."
+
+
+async def test_preview_shows_the_next_run_without_posting(world: World) -> None:
+    await subscribe(world)
+    answer = await world.answer("post preview", user=world.home.admin)
+    (embed,) = answer.embeds
+    assert embed["title"] == "Next posting run"
+    assert embed["fields"][0]["name"] == "#news"
+    assert embed["fields"][0]["value"].count("• [") == 3
+    assert posts(world, world.home.channel) == []
+
+
+async def test_a_manual_run_during_a_scheduled_one_says_so(world: World) -> None:
+    await subscribe(world)
+    world.fake.inject_delay("POST", MESSAGES, 1.0, times=1)
+    scheduled = asyncio.create_task(world.bot.poster.run())
+    await eventually(lambda: _true(world.bot.poster.running), bool)
+    handle = await world.ask("post now", user=world.home.admin)
+    answer = await handle.followup()
+    assert answer.content == "A posting run is under way right now; try again in a minute."
+    await scheduled
+    sent = titles(world, world.home.channel)
+    assert len(sent) == len(set(sent)) == 3
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def test_news_why_explains_each_subscription(world: World) -> None:
+    other = await world.fake.create_channel(world.home.guild, "picky")
+    await subscribe(world)
+    await subscribe(world, other, min_quality=95)
+    (fresh,) = await new_articles(world, 1, quality=90)
+    article = await world.store.article(fresh)
+    assert article is not None
+    before = await world.answer("news why", article=article.link)
+    lines = before.embeds[0]["fields"][0]["value"].split("\n")
+    assert lines == [
+        f"<#{world.home.channel.id}> · **AI**: due: it goes out with the next posting run (best quality first).",
+        f"<#{other.id}> · **AI**: not posted: quality 90 is under this channel's minimum 95.",
+    ]
+    await world.bot.poster.run()
+    after = await world.answer("news why", article=article.link)
+    assert (
+        after.embeds[0]["fields"][0]["value"]
+        .split("\n")[0]
+        .startswith(f"<#{world.home.channel.id}> · **AI**: posted <t:")
+    )
+
+
+async def test_news_why_for_old_published_and_unknown_articles(world: World) -> None:
+    await subscribe(world, topic="Open Source", min_quality=0)
+    published = await world.store.article_by_url(
+        "https://secureline.example.com/2026/11/supply-chain-attack-logging-library"
+    )
+    assert published is not None and published.source_published
+    answer = await world.answer("news why", article=published.link)
+    assert (
+        "not posted: the source had already published it." in answer.embeds[0]["fields"][0]["value"]
+    )
+    missing = await world.answer("news why", article="https://nowhere.example.com/x")
+    assert missing.ephemeral and missing.content.startswith(
+        "I have no article at <https://nowhere.example.com/x>."
+    )
+    unfollowed = await world.store.article_by_url(
+        "https://www.securityweek.com/france-slaps-fine-face-recognition-firm-clearview-ai"
+    )
+    assert unfollowed is not None
+    nobody = await world.answer("news why", article=unfollowed.link)
+    assert nobody.embeds[0]["fields"][0]["value"] == (
+        "No channel here follows **Computer Vision**, **AI**. `/subscribe` one to get such articles."
+    )
+
+
+async def test_digest_subscription_posts_one_message(world: World) -> None:
+    await subscribe(world, mode="digest")
+    await new_articles(world, 4)
+    await world.bot.poster.run()
+    (message,) = posts(world, world.home.channel)
+    assert len(message.embeds) == 5  # the cap: at most five articles per run
+
+
+@pytest.mark.parametrize("mode", ["each", "digest"])
+async def test_subscribe_mode_is_shown(world: World, mode: str) -> None:
+    await subscribe(world, mode=mode)
+    listing = await world.answer("subscriptions")
+    assert (" · digest · " in listing.embeds[0]["description"]) == (mode == "digest")
