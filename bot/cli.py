@@ -24,6 +24,7 @@ from bot.articles import Article, ArticlePage, closest_names
 from bot.config import Settings, load_settings
 from bot.errors import NewsbotError
 from bot.loader import load_articles
+from bot.posting import Poster, owns_guild_for
 from bot.store import Store
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
@@ -62,6 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=_bounded(1, 64),
         metavar="N",
         help="parsing processes (default: one per core)",
+    )
+
+    post = commands.add_parser("post", help="show what the next posting run would post")
+    post.add_argument(
+        "--dry-run",
+        action="store_true",
+        required=True,
+        help="required: posting itself happens inside `newsbot run` or /post now",
     )
 
     commands.add_parser("topics", help="list topics with their article counts")
@@ -244,14 +253,55 @@ async def _search(store: Store, args: argparse.Namespace, settings: Settings) ->
     return EXIT_OK
 
 
+class _NoSender:
+    """A sender for previews: a dry run never sends."""
+
+    async def send(self, channel_id: int, articles: Sequence[Article], nonce: str) -> int:
+        raise AssertionError("a dry run does not send")  # pragma: no cover
+
+    async def can_post(self, channel_id: int) -> bool:
+        return False  # pragma: no cover
+
+
+async def _post(store: Store, args: argparse.Namespace, settings: Settings) -> int:
+    poster = Poster(
+        store,
+        _NoSender(),
+        max_per_run=settings.max_per_run,
+        owns_guild=owns_guild_for(settings.shard_count, settings.shard_ids),
+    )
+    planned = await poster.preview()
+    if not planned:
+        print("Nothing is due: the next run would post nothing.")
+        return EXIT_OK
+    width = shutil.get_terminal_size((120, 24)).columns
+    rows, notes = [], []
+    for message in planned:
+        for article in message.articles:
+            rows.append(
+                [str(message.guild_id), str(message.channel_id), *_article_row(article, width)[1:]]
+            )
+            notes.append(_clean(article.link))
+    count = sum(len(m.articles) for m in planned)
+    channels = len({m.channel_id for m in planned})
+    print(f"The next run would post {_plural(count, 'article')} to {_plural(channels, 'channel')}:")
+    _table(["SERVER", "CHANNEL", "QUALITY", "PROVIDER", "TITLE"], rows, right={2}, notes=notes)
+    return EXIT_OK
+
+
 _COMMANDS: dict[str, Callable[[Store, argparse.Namespace, Settings], Awaitable[int]]] = {
     "load": _load,
+    "post": _post,
     "topics": _topics,
     "providers": _providers,
     "news": _news,
     "provider": _provider,
     "search": _search,
 }
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def _nothing(message: str) -> int:

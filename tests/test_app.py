@@ -8,8 +8,11 @@ import signal
 import sys
 from pathlib import Path
 
-from tests.chat.conftest import make_server
+from bot.store import Store
+from tests.chat.conftest import eventually, make_server
+from tests.factories import write_article
 from tests.fake_discord import FakeDiscord
+from tests.fake_discord.state import FakeMessage
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -97,3 +100,63 @@ async def test_newsbot_run_loads_syncs_answers_and_stops_cleanly_on_sigterm(tmp_
     assert "synced 5 slash commands to all guilds" in log
     assert "SIGTERM: closing the Discord connection and the database" in log
     assert "Traceback" not in log
+
+
+async def test_a_bot_killed_between_sending_and_recording_posts_nothing_twice(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "articles"
+    data.mkdir()
+    async with FakeDiscord() as fake:
+        home = make_server(fake, "home")
+        async with await Store.open(tmp_path / "bot.db") as store:
+            await store.subscribe(
+                guild_id=home.guild.id, channel_id=home.channel.id, topic="AI", min_quality=0
+            )
+        for n in range(1, 4):  # arrive after the subscription: all three are due
+            write_article(data, f"{n}.md", n, title=f"Story {n}", topics=["AI"], quality=90 - n)
+        env = bot_env(tmp_path, DISCORD_TOKEN=fake.token, NEWSBOT_DATA_DIR=str(data), **fake.env())
+        # Discord creates the first message but answers only after a minute: the bot dies waiting.
+        fake.inject_fault("POST", f"/channels/{home.channel.id}/messages", delay_answer=60, times=1)
+        first = await run_newsbot(tmp_path, env)
+        try:
+            await fake.wait_for_request(
+                "PUT", "/applications/{application_id}/commands", timeout=30
+            )
+            await fake.wait_for_shards(1, timeout=30)
+            await fake.send_command(home.guild, home.channel, home.admin, "post now")
+            await fake.wait_for_message(home.channel, is_post, timeout=30)
+        finally:
+            first.kill()  # SIGKILL: no clean-up of any kind
+            await first.communicate()
+        async with await Store.open(tmp_path / "bot.db") as store:
+            assert len(await store.outbox()) == 1 and await store.deliveries(home.channel.id) == []
+
+        second = await run_newsbot(tmp_path, env)
+        try:
+            await eventually(
+                lambda: _value(fake.gateway.identify_count), lambda n: n >= 2, timeout=30
+            )
+            await fake.wait_for_shards(1, timeout=30)
+            handle = await fake.send_command(home.guild, home.channel, home.admin, "post now")
+            report = await handle.followup(timeout=30)
+            assert report.content.startswith("Posted 3 articles.")
+        finally:
+            second.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(second.communicate(), 30)
+        posted = [
+            e["title"] for m in fake.messages_in(home.channel) if is_post(m) for e in m.embeds
+        ]
+        assert sorted(posted) == ["Story 1", "Story 2", "Story 3"]  # each exactly once
+        async with await Store.open(tmp_path / "bot.db") as store:
+            assert len(await store.deliveries(home.channel.id)) == 3
+            assert await store.outbox() == []
+
+
+def is_post(message: FakeMessage) -> bool:
+    """Tell a message the posting job sent from an answer to a command."""
+    return message.interaction_metadata is None and message.webhook_id is None
+
+
+async def _value(value: int) -> int:
+    return value

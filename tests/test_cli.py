@@ -209,3 +209,38 @@ def test_empty_database_says_how_to_load(capsys: pytest.CaptureFixture[str]) -> 
         capsys.readouterr().err
         == "No topics yet. Load articles first: newsbot load data/articles\n"
     )
+
+
+def test_post_dry_run_lists_what_the_next_run_would_post(
+    articles_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+
+    from bot.store import Store
+
+    async def subscribe() -> None:
+        async with await Store.open("x.db") as store:
+            await store.subscribe(guild_id=7 << 22, channel_id=42, topic="Space", min_quality=50)
+
+    assert main(["--db", "x.db", "post", "--dry-run"]) == 0
+    assert capsys.readouterr().out == "Nothing is due: the next run would post nothing.\n"
+    write_article(articles_dir, "old.md", 1, topics=["Space"])  # loaded before subscribing
+    assert main(["--db", "x.db", "load", str(articles_dir)]) == 0
+    asyncio.run(subscribe())
+    write_article(
+        articles_dir, "new.md", 2, title="Fresh rocket news", topics=["Space"], quality=77
+    )
+    write_article(articles_dir, "low.md", 3, topics=["Space"], quality=10)
+    assert main(["--db", "x.db", "load", str(articles_dir)]) == 0
+    capsys.readouterr()
+    assert main(["--db", "x.db", "post", "--dry-run"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "The next run would post 1 article to 1 channel:"
+    assert out[1].split() == ["SERVER", "CHANNEL", "QUALITY", "PROVIDER", "TITLE"]
+    assert out[2].split()[:3] == [str(7 << 22), "42", "77"] and out[2].endswith("Fresh rocket news")
+    assert out[3].strip() == "https://news.example.com/2026/article-2"
+
+
+def test_post_without_dry_run_is_a_usage_error() -> None:
+    result = run("post")
+    assert result.returncode == 2 and "--dry-run" in result.stderr
