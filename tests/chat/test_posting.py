@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bot.chat.bot import NewsBot
+from bot.config import Settings
 from bot.parsing import build_draft
 from bot.scheduler import POST_JOB
-from tests.chat.conftest import World, eventually
-from tests.factories import article_fields
+from bot.store import Store
+from tests.chat.conftest import World, eventually, make_server
+from tests.factories import article_fields, write_article
+from tests.fake_discord import FakeDiscord, running_bot
 from tests.fake_discord.state import FakeChannel, FakeMessage, Perm
 
 MESSAGES = "/channels/{channel_id}/messages"
@@ -269,3 +274,39 @@ async def test_subscribe_mode_is_shown(world: World, mode: str) -> None:
     await subscribe(world, mode=mode)
     listing = await world.answer("subscriptions")
     assert (" · digest · " in listing.embeds[0]["description"]) == (mode == "digest")
+
+
+async def test_commands_keep_answering_during_a_large_rescan(
+    bot_store: Store, tmp_path: Path
+) -> None:
+    data = tmp_path / "incoming"
+    for n in range(3000):
+        write_article(data, f"{n // 500}/{n}.md", 10_000 + n, topics=["Bulk"])
+    settings = Settings(min_quality=50, data_dir=data, load_workers=1)
+    async with FakeDiscord() as fake:
+        home = make_server(fake, "home")
+        async with running_bot(fake, NewsBot(bot_store, settings, guild_ready_timeout=0.05)) as bot:
+            rescan = asyncio.create_task(bot.rescan())
+            await eventually(
+                lambda: bot_store.article_count(), lambda n: n > 49
+            )  # loading has begun
+            answer = await (
+                await fake.send_command(home.guild, home.channel, home.member, "news topics")
+            ).response()
+            assert answer.embeds[0]["title"].startswith("Topics (")
+            assert not rescan.done(), "the answer came while the load was still running"
+            report = await rescan
+    assert report.added == 3000
+
+
+async def test_the_jobs_start_when_ready_and_stop_with_the_bot(bot_store: Store) -> None:
+    async with FakeDiscord() as fake:
+        make_server(fake, "home")
+        bot = NewsBot(bot_store, Settings(), guild_ready_timeout=0.05)
+        assert not bot.scheduler.scheduler.running
+        async with running_bot(fake, bot):
+            assert bot.scheduler.scheduler.running
+            jobs = {job.id: job for job in bot.scheduler.scheduler.get_jobs()}
+            assert set(jobs) == {"post", "rescan"}
+            assert jobs["rescan"].trigger.interval.total_seconds() == 5 * 60
+        assert not bot.scheduler.scheduler.running
