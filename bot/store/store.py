@@ -702,19 +702,19 @@ class Store:
 
     async def remove_channel_subscriptions(self, channel_id: int) -> int:
         """Remove every subscription (and unsent message) of a deleted channel."""
-        async with self._transaction():
-            await self._db.execute("DELETE FROM outbox WHERE channel_id = ?", [channel_id])
-            cursor = await self._db.execute(
-                "DELETE FROM subscriptions WHERE channel_id = ?", [channel_id]
-            )
-        return cursor.rowcount
+        return await self._remove_subscriptions("channel_id", channel_id)
 
     async def remove_guild_subscriptions(self, guild_id: int) -> int:
         """Remove every subscription (and unsent message) of a server the bot left."""
+        return await self._remove_subscriptions("guild_id", guild_id)
+
+    async def _remove_subscriptions(
+        self, column: Literal["channel_id", "guild_id"], value: int
+    ) -> int:
         async with self._transaction():
-            await self._db.execute("DELETE FROM outbox WHERE guild_id = ?", [guild_id])
+            await self._db.execute(f"DELETE FROM outbox WHERE {column} = ?", [value])
             cursor = await self._db.execute(
-                "DELETE FROM subscriptions WHERE guild_id = ?", [guild_id]
+                f"DELETE FROM subscriptions WHERE {column} = ?", [value]
             )
         return cursor.rowcount
 
