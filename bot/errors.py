@@ -37,6 +37,10 @@ class ChannelGone(DeliveryError):
     """Discord answered 404: the channel no longer exists."""
 
 
+class MessageRefused(DeliveryError):
+    """Discord refused the message in every form (400): it is not sent to that channel."""
+
+
 class DeliveryFailed(DeliveryError):
     """A 5xx, a time-out or a network error: the article stays due for a later run."""
 

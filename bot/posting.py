@@ -24,7 +24,13 @@ from datetime import UTC, datetime
 from typing import Literal, Protocol
 
 from bot.articles import Article, topic_key
-from bot.errors import ChannelForbidden, ChannelGone, DeliveryFailed, RunInProgress
+from bot.errors import (
+    ChannelForbidden,
+    ChannelGone,
+    DeliveryFailed,
+    MessageRefused,
+    RunInProgress,
+)
 from bot.store import Store
 from bot.subscriptions import DueArticle, OutboxMessage, Subscription
 
@@ -40,7 +46,8 @@ class Sender(Protocol):
     async def send(self, channel_id: int, articles: Sequence[Article], nonce: str) -> int:
         """Post one message showing ``articles``; return its id.
 
-        Raise ``ChannelForbidden`` (403), ``ChannelGone`` (404) or ``DeliveryFailed``.
+        Raise ``ChannelForbidden`` (403), ``ChannelGone`` (404), ``MessageRefused`` (400 in
+        every form) or ``DeliveryFailed`` (5xx, time-out: the outcome is unknown).
         """
         ...
 
@@ -242,6 +249,10 @@ class Poster:
                 await self._forget_channel(channel_id, "Discord says the channel is gone")
                 outcome.skipped = "channel deleted: subscriptions removed"
                 break
+            except MessageRefused as exc:
+                await self.store.record_refusal(nonce, str(exc), self.clock())
+                log.error("channel %s refused articles %s for good: %s", channel_id, ids, exc)
+                continue  # one bad article never blocks the channel
             except DeliveryFailed as exc:
                 await self.store.count_outbox_attempt(nonce)
                 log.warning("channel %s: will retry later: %s", channel_id, exc)
@@ -263,7 +274,7 @@ class Explanation:
     subscription: Subscription
     reason: Literal[
         "delivered", "published_at_source", "quality_unknown", "below_threshold",
-        "before_subscription", "paused", "queued", "waiting",
+        "before_subscription", "paused", "queued", "waiting", "refused",
     ]  # fmt: skip
     when: datetime | None = None  # delivered at / loaded at
 
@@ -280,6 +291,8 @@ async def explain(store: Store, article: Article, guild_id: int) -> list[Explana
         delivery = await store.delivery(article.id, sub.channel_id)
         if delivery is not None:
             found.append(Explanation(sub, "delivered", delivery.delivered_at))
+        elif await store.refusal(article.id, sub.channel_id) is not None:
+            found.append(Explanation(sub, "refused"))
         elif article.source_published:
             found.append(Explanation(sub, "published_at_source"))
         elif article.quality is None:

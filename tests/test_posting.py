@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from bot.articles import Article
-from bot.errors import ChannelForbidden, ChannelGone, DeliveryFailed, RunInProgress
+from bot.errors import ChannelForbidden, ChannelGone, DeliveryFailed, MessageRefused, RunInProgress
 from bot.parsing import build_draft
-from bot.posting import Poster, Scope, message_nonce, owns_guild_for
+from bot.posting import Poster, Scope, explain, message_nonce, owns_guild_for
 from bot.store import Store
 from tests.factories import article_fields
 
@@ -33,6 +33,7 @@ class MemorySender:
     forbidden: set[int] = field(default_factory=set)
     gone: set[int] = field(default_factory=set)
     failing: set[int] = field(default_factory=set)
+    refused: set[int] = field(default_factory=set)  # article ids Discord will not take
     gate: asyncio.Event | None = None
 
     async def send(self, channel_id: int, articles: Sequence[Article], nonce: str) -> int:
@@ -44,6 +45,8 @@ class MemorySender:
             raise ChannelForbidden("Missing Access")
         if channel_id in self.failing:
             raise DeliveryFailed("503 Service Unavailable")
+        if self.refused & {a.id for a in articles}:
+            raise MessageRefused("Invalid Form Body (Discord error 50035)")
         if nonce in self.by_nonce:
             return self.by_nonce[nonce]
         self.by_nonce[nonce] = 1000 + len(self.sent)
@@ -298,6 +301,25 @@ async def test_concurrent_runs_never_overlap(
     sender.gate.set()
     await asyncio.gather(scheduled, waiting)
     assert len(sender.sent) == 1
+
+
+async def test_an_article_discord_refuses_never_blocks_the_channel(
+    store: Store, sender: MemorySender, poster: Poster
+) -> None:
+    await subscribe(store, 10)
+    bad = await add(store, 1, quality=99)
+    good = await add(store, 2, quality=60)
+    sender.refused.add(bad)
+    await poster.run()
+    assert sender.articles_in(10) == [good]
+    assert await store.refusal(bad, 10) == "Invalid Form Body (Discord error 50035)"
+    later = await add(store, 3, quality=70)
+    await poster.run()
+    assert sender.articles_in(10) == [good, later]  # the refused one is not tried again
+    article = await store.article(bad)
+    assert article is not None
+    (why,) = await explain(store, article, GUILD)
+    assert why.reason == "refused"
 
 
 def test_nonce_depends_on_channel_and_articles_only() -> None:

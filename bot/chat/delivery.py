@@ -8,6 +8,7 @@ the parts most likely at fault (thumbnails, related links), then as bare links.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 
@@ -18,12 +19,12 @@ from bot.articles import Article
 from bot.chat.embeds import article_embeds, clip
 from bot.chat.replies import NO_MENTIONS
 from bot.chat.subscriptions import missing_posting_permissions
-from bot.errors import ChannelForbidden, ChannelGone, DeliveryFailed
+from bot.errors import ChannelForbidden, ChannelGone, DeliveryFailed, MessageRefused
 
 log = logging.getLogger(__name__)
 
 UNKNOWN_CHANNEL = 10003
-INVALID_FORM_BODY = 50035
+SEND_TIMEOUT = 30.0  # seconds; past that the outcome is unknown and the nonce decides later
 
 
 def plain_embeds(articles: Sequence[Article]) -> list[discord.Embed]:
@@ -46,8 +47,9 @@ def bare_links(articles: Sequence[Article]) -> str:
 class DiscordSender:
     """Send article messages to channels through a logged-in discord.py client."""
 
-    def __init__(self, client: discord.Client) -> None:
+    def __init__(self, client: discord.Client, *, timeout: float = SEND_TIMEOUT) -> None:
         self.client = client
+        self.timeout = timeout
 
     async def send(self, channel_id: int, articles: Sequence[Article], nonce: str) -> int:
         """Post one message with ``articles``; return its id (the same id for a repeated nonce)."""
@@ -59,10 +61,13 @@ class DiscordSender:
         ]
         for number, content in enumerate(attempts, start=1):
             try:
-                message: discord.Message = await channel.send(
-                    **content,  # type: ignore[call-overload]
-                    nonce=nonce,
-                    allowed_mentions=NO_MENTIONS,
+                message: discord.Message = await asyncio.wait_for(
+                    channel.send(
+                        **content,  # type: ignore[call-overload]
+                        nonce=nonce,
+                        allowed_mentions=NO_MENTIONS,
+                    ),
+                    self.timeout,
                 )
                 return message.id
             except discord.Forbidden as exc:
@@ -72,14 +77,17 @@ class DiscordSender:
                     raise ChannelGone(_describe(exc)) from exc
                 raise DeliveryFailed(_describe(exc)) from exc
             except discord.HTTPException as exc:
-                if exc.status == 400 and number < len(attempts):
-                    log.warning("channel %s refused a message (%s); sending less of it",
-                                channel_id, _describe(exc))  # fmt: skip
-                    continue
-                raise DeliveryFailed(_describe(exc)) from exc
-            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                if exc.status != 400:
+                    raise DeliveryFailed(_describe(exc)) from exc
+                if number == len(attempts):
+                    raise MessageRefused(_describe(exc)) from exc
+                log.warning("channel %s refused a message (%s); sending less of it",
+                            channel_id, _describe(exc))  # fmt: skip
+            except TimeoutError as exc:
+                raise DeliveryFailed(f"no answer within {self.timeout:g} s") from exc
+            except (aiohttp.ClientError, OSError) as exc:
                 raise DeliveryFailed(f"network error: {exc!r}") from exc
-        raise DeliveryFailed("every form of the message was refused")  # pragma: no cover
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def can_post(self, channel_id: int) -> bool:
         """Tell whether the bot's permissions in the channel allow posting articles."""

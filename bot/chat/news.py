@@ -56,6 +56,7 @@ def why_line(explanation: Explanation, article: Article) -> str:
         "paused": f"not posted yet: the subscription is paused ({sub.paused_reason}).",
         "queued": "being posted: waiting for Discord to confirm the message.",
         "waiting": "due: it goes out with the next posting run (best quality first).",
+        "refused": "not posted: Discord refused every form of the message in this channel.",
     }
     return where + reasons[explanation.reason]
 

@@ -754,6 +754,9 @@ class Store:
               AND NOT EXISTS (
                     SELECT 1 FROM deliveries AS d
                     WHERE d.article_id = a.id AND d.channel_id = s.channel_id)
+              AND NOT EXISTS (
+                    SELECT 1 FROM refusals AS r
+                    WHERE r.article_id = a.id AND r.channel_id = s.channel_id)
             ORDER BY a.quality DESC, a.published_at DESC, a.id, s.id
             """,
             params,
@@ -810,6 +813,29 @@ class Store:
                 [message_id, format_time(delivered_at), nonce],
             )
             await self._db.execute("DELETE FROM outbox WHERE nonce = ?", [nonce])
+
+    async def record_refusal(self, nonce: str, reason: str, refused_at: datetime) -> None:
+        """Record that Discord refused an outbox message in every form: never retry it."""
+        async with self._transaction():
+            await self._db.execute(
+                """
+                INSERT INTO refusals (article_id, channel_id, reason, refused_at)
+                SELECT j.value, o.channel_id, ?, ?
+                FROM outbox AS o, json_each(o.article_ids) AS j
+                WHERE o.nonce = ? AND EXISTS (SELECT 1 FROM articles WHERE id = j.value)
+                ON CONFLICT (article_id, channel_id) DO NOTHING
+                """,
+                [reason, format_time(refused_at), nonce],
+            )
+            await self._db.execute("DELETE FROM outbox WHERE nonce = ?", [nonce])
+
+    async def refusal(self, article_id: int, channel_id: int) -> str | None:
+        """Return why Discord refused an article in a channel, if it did."""
+        value = await self._scalar(
+            "SELECT reason FROM refusals WHERE article_id = ? AND channel_id = ?",
+            [article_id, channel_id],
+        )
+        return None if value is None else str(value)
 
     async def drop_outbox(self, nonce: str) -> None:
         """Forget a message that Discord refused: its articles are due again."""

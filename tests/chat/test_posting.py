@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from bot.chat.bot import NewsBot
+from bot.chat.delivery import DiscordSender
 from bot.config import Settings
 from bot.parsing import build_draft
 from bot.scheduler import POST_JOB
@@ -157,6 +158,43 @@ async def test_an_article_discord_refuses_to_render_is_posted_without_the_extras
     assert "thumbnail" not in after and not after.get("fields")  # and are left out
     assert after["title"] == before["title"] and after["url"] == before["url"]
     assert len(posts(world, world.home.channel)) == 3
+
+
+async def test_an_article_refused_in_every_form_is_skipped_and_the_rest_posted(
+    world: World,
+) -> None:
+    await subscribe(world)
+    world.fake.inject_fault(
+        "POST", MESSAGES, status=400, code=50035, message="Invalid Form Body", times=3
+    )
+    await world.bot.poster.run()
+    requests = world.fake.find_requests("POST", MESSAGES)
+    assert [r.status for r in requests[:3]] == [400, 400, 400]
+    assert "content" in requests[2].json and "embeds" not in requests[2].json  # the bare-link form
+    assert len(posts(world, world.home.channel)) == 2  # the other two articles still go out
+    await world.bot.poster.run()
+    assert len(posts(world, world.home.channel)) == 2  # and the refused one is not retried
+
+
+async def test_a_send_that_times_out_is_resent_with_its_nonce_and_posted_once(world: World) -> None:
+    await subscribe(world)
+    sender = world.bot.poster.sender
+    assert isinstance(sender, DiscordSender)
+    sender.timeout = 0.3
+    world.fake.inject_delay("POST", MESSAGES, 1.0, times=1)
+    first = await world.bot.poster.run()
+    assert (
+        first.channels[0].skipped
+        == "Discord did not confirm the message (no answer within 0.3 s); retried next run"
+    )
+    (waiting,) = await world.store.outbox()
+    await asyncio.sleep(1.0)  # the slow request lands meanwhile
+    await world.bot.poster.run()
+    sent = titles(world, world.home.channel)
+    assert len(sent) == len(set(sent)) == 3
+    nonces = [r.json["nonce"] for r in world.fake.find_requests("POST", MESSAGES)]
+    assert nonces.count(waiting.nonce) == 2  # the same message, sent twice, made once
+    assert await world.store.outbox() == []
 
 
 async def test_admin_runs_posting_now_and_sees_what_happened(world: World) -> None:

@@ -1,6 +1,7 @@
 -- Posting: the delivery ledger (the truth of what each channel got), the outbox (messages
 -- about to be sent, so a restart resends them with the same nonce instead of posting
--- twice), the backlog picked for a new subscription, and each subscription's mode.
+-- twice), the backlog picked for a new subscription, refused articles, and each
+-- subscription's mode.
 
 ALTER TABLE subscriptions ADD COLUMN mode TEXT NOT NULL DEFAULT 'each'
     CHECK (mode IN ('each', 'digest'));
@@ -29,6 +30,16 @@ CREATE TABLE backfill (
     subscription_id INTEGER NOT NULL REFERENCES subscriptions (id) ON DELETE CASCADE,
     article_id      INTEGER NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
     PRIMARY KEY (subscription_id, article_id)
+) WITHOUT ROWID;
+
+-- Articles Discord refused in every form for a channel (malformed even as a bare link):
+-- never retried there, so that one bad article cannot block a channel.
+CREATE TABLE refusals (
+    article_id INTEGER NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+    channel_id INTEGER NOT NULL,
+    reason     TEXT NOT NULL,
+    refused_at TEXT NOT NULL,
+    PRIMARY KEY (article_id, channel_id)
 ) WITHOUT ROWID;
 
 CREATE INDEX articles_loaded_at ON articles (loaded_at);
