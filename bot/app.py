@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import signal
+from collections.abc import Callable
 from contextlib import suppress
 
 import discord
@@ -42,7 +43,7 @@ async def run_bot(settings: Settings) -> int:
         report = await bot.rescan()
         log.info("loaded %s: %s", settings.data_dir, report.summary())
         async with bot:
-            _stop_on_signals(bot)
+            stop_on_signals(bot)
             try:
                 await bot.start(settings.discord_token)
             except discord.LoginFailure:
@@ -53,7 +54,7 @@ async def run_bot(settings: Settings) -> int:
     return 0
 
 
-def _stop_on_signals(bot: NewsBot) -> None:
+def stop_on_signals(bot: NewsBot) -> Callable[[int], None]:
     """Close cleanly on the first SIGINT or SIGTERM; exit at once on the second."""
     loop = asyncio.get_running_loop()
     stopping = False
@@ -61,11 +62,12 @@ def _stop_on_signals(bot: NewsBot) -> None:
 
     def stop(signum: int) -> None:
         nonlocal stopping
+        name = signal.Signals(signum).name
         if stopping:
-            log.warning("second %s: exiting now", signal.Signals(signum).name)
+            log.warning("second %s: exiting now", name)
             os._exit(128 + signum)
         stopping = True
-        log.info("%s: closing the Discord connection and the database", signal.Signals(signum).name)
+        log.info("%s: closing the Discord connection and the database", name)
         task = loop.create_task(bot.close())
         closing.add(task)
         task.add_done_callback(closing.discard)
@@ -73,3 +75,4 @@ def _stop_on_signals(bot: NewsBot) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         with suppress(NotImplementedError, RuntimeError):  # not on this platform or thread
             loop.add_signal_handler(signum, stop, signum)
+    return stop

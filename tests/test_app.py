@@ -8,6 +8,9 @@ import signal
 import sys
 from pathlib import Path
 
+import pytest
+
+from bot.app import stop_on_signals
 from bot.store import Store
 from tests.chat.conftest import eventually, make_server
 from tests.factories import write_article
@@ -160,3 +163,28 @@ def is_post(message: FakeMessage) -> bool:
 
 async def _value(value: int) -> int:
     return value
+
+
+async def test_a_second_signal_exits_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    closed: list[bool] = []
+    exits: list[int] = []
+
+    class SlowBot:
+        async def close(self) -> None:
+            closed.append(True)
+            await asyncio.sleep(3600)  # a close that hangs
+
+    monkeypatch.setattr(os, "_exit", exits.append)
+    loop = asyncio.get_running_loop()
+    stop = stop_on_signals(SlowBot())  # type: ignore[arg-type]
+    try:
+        stop(signal.SIGTERM)
+        await asyncio.sleep(0)
+        assert closed == [True] and exits == []
+        stop(signal.SIGTERM)
+        assert exits == [128 + signal.SIGTERM]
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+        for task in asyncio.all_tasks() - {asyncio.current_task()}:
+            task.cancel()
