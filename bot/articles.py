@@ -129,6 +129,12 @@ class ArticlePage:
     total: int
     offset: int
     limit: int
+    total_exact: bool = True  # False: there are more than ``total``, which is all one can page
+
+    @property
+    def total_text(self) -> str:
+        """Return the total as people read it: ``37``, or ``1,000+`` when it is a lower bound."""
+        return f"{self.total:,}" if self.total_exact else f"{self.total:,}+"
 
 
 def topic_key(topic: str) -> str:

@@ -353,7 +353,7 @@ def _table(
 def _articles(page: ArticlePage, heading: str) -> None:
     width = shutil.get_terminal_size((120, 24)).columns
     first, last = page.offset + 1, page.offset + len(page.articles)
-    print(f"{_fit(heading, 60)}: {first:,} to {last:,} of {page.total:,}")
+    print(f"{_fit(heading, 60)}: {first:,} to {last:,} of {page.total_text}")
     _table(
         ["PUBLISHED", "QUALITY", "PROVIDER", "TITLE"],
         [_article_row(article, width) for article in page.articles],

@@ -188,7 +188,7 @@ async def load_articles(
     started = time.perf_counter()
     report = LoadReport()
     files, report.skipped = await asyncio.to_thread(find_article_files, list(paths))
-    known = await store.source_files()
+    known = await store.source_files([str(file) for file in files])
     todo = await asyncio.to_thread(_changed_files, files, known)
     report.unchanged = len(files) - len(todo)
     if progress:

@@ -340,3 +340,64 @@ async def test_state_values_survive_a_reopen(tmp_path: Path) -> None:
         await store.set_state("command-sync", "def")
     async with await Store.open(tmp_path / "s.db") as store:
         assert await store.get_state("command-sync") == "def"
+
+
+async def test_totals_from_kept_counts_match_the_rows_after_every_kind_of_change(
+    store: Store,
+) -> None:
+    await save(
+        store,
+        *[
+            draft(n, quality=n * 10, topics=["AI", "Space"] if n % 2 else ["AI"])
+            for n in range(1, 9)
+        ],
+    )
+    await save(
+        store, draft(3, quality=None, topics=["Space"]), draft(4, quality=95), draft(9, quality=50)
+    )
+    for threshold in (None, 0, 40, 50, 95, 100):
+        for topic in ("AI", "Space"):
+            page = await store.articles_by_topic(topic, min_quality=threshold, limit=100)
+            assert page.total == len(page.articles), (topic, threshold)
+        latest = await store.latest_articles(min_quality=threshold, limit=100)
+        assert latest.total == len(latest.articles), threshold
+        provider = await store.articles_by_provider(
+            "news.example.com", min_quality=threshold, limit=100
+        )
+        assert provider.total == len(provider.articles), threshold
+
+
+async def test_a_broad_search_ranks_the_newest_matches_and_says_there_are_more(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bot.store.store.SEARCH_CAP", 3)
+    await save(store, *[draft(n, title=f"Rocket news {n}", excerpt="") for n in range(1, 6)])
+    await save(store, draft(6, title="Rocket rocket rocket", excerpt="rocket"))
+    page = await store.search("rocket", limit=10)
+    assert (page.total, page.total_exact, page.total_text) == (3, False, "3+")
+    assert [a.title for a in page.articles][0] == "Rocket rocket rocket"  # best of the newest 3
+    assert {a.title for a in page.articles} == {
+        "Rocket rocket rocket",
+        "Rocket news 5",
+        "Rocket news 4",
+    }
+    narrow = await store.search("rocket news 2")
+    assert narrow.total_exact and narrow.total == 1
+
+
+async def test_very_common_words_do_not_drown_a_search(store: Store) -> None:
+    await save(
+        store, *[draft(n, title=f"The daily report {n}", excerpt="the") for n in range(1, 20)]
+    )
+    await save(store, draft(30, title="The glucose patch", excerpt="the"))
+    page = await store.search("the glucose")
+    assert [a.title for a in page.articles] == ["The glucose patch"]
+
+
+async def test_source_files_can_be_asked_for_by_path(store: Store) -> None:
+    files = [SourceFile(f"/d/{n}.md", n, n, str(n)) for n in range(1200)]
+    await store.save_articles([(draft(n), f) for n, f in enumerate(files)])
+    wanted = [f"/d/{n}.md" for n in range(0, 1200, 7)] + ["/d/missing.md"]
+    found = await store.source_files(wanted)
+    assert sorted(found) == sorted(wanted[:-1])
+    assert found["/d/7.md"] == files[7]

@@ -23,8 +23,10 @@ def page_header(title: str, page: ArticlePage) -> str:
     last = page.offset + len(page.articles)
     pages = ""
     if page.total > page.limit > 0:
-        pages = f" · page {page.offset // page.limit + 1} of {-(-page.total // page.limit)}"
-    return clip(f"**{title}** — {first} to {last} of {page.total}{pages}", 2000)
+        count = -(-page.total // page.limit)
+        more = "" if page.total_exact else "+"
+        pages = f" · page {page.offset // page.limit + 1} of {count}{more}"
+    return clip(f"**{title}** — {first} to {last} of {page.total_text}{pages}", 2000)
 
 
 class ArticlePager(discord.ui.View):

@@ -34,6 +34,8 @@ from bot.store.fulltext import match_expression, search_terms
 from bot.subscriptions import Delivery, DueArticle, Mode, OutboxMessage, Subscription
 
 MAX_SUGGESTIONS = 25
+SEARCH_CAP = 1000  # a search counts, and ranks by relevance, at most this many matches
+COMMON_SAMPLE = 1000  # newest articles that tell whether a search word is too common
 BACKLOG_WINDOW = 20  # a new subscription's backfill is the best of this many newest articles
 _CHUNK = 500  # rows per "IN (...)" list, well under SQLite's variable limit
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # fixed width, so text order is time order
@@ -202,20 +204,33 @@ class Store:
             await self._db.commit()
 
     async def _scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        async with self._db.execute(sql, params) as cursor:
-            row = await cursor.fetchone()
+        row = await self._first(sql, params)
         return None if row is None else row[0]
 
     async def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        async with self._db.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        # One hop to aiosqlite's thread, not three (execute, fetchall, close).
+        return list(await self._db.execute_fetchall(sql, params))
 
     # -- loading --------------------------------------------------------------------------
 
-    async def source_files(self) -> dict[str, SourceFile]:
-        """Return every loaded file the store remembers, by path."""
-        rows = await self._rows("SELECT path, size, mtime_ns, digest FROM source_files")
-        return {row[0]: SourceFile(row[0], row[1], row[2], row[3]) for row in rows}
+    async def source_files(self, paths: Sequence[str] | None = None) -> dict[str, SourceFile]:
+        """Return what the store remembers of the files at ``paths`` (default: all), by path.
+
+        The loader asks only for the files it found: with a million files remembered, all
+        of them would take half a gigabyte.
+        """
+        if paths is None:
+            rows = await self._rows("SELECT path, size, mtime_ns, digest FROM source_files")
+            return {row[0]: SourceFile(row[0], row[1], row[2], row[3]) for row in rows}
+        found: dict[str, SourceFile] = {}
+        for chunk in _chunks(paths):
+            rows = await self._rows(
+                "SELECT path, size, mtime_ns, digest FROM source_files "
+                f"WHERE path IN ({_placeholders(len(chunk))})",
+                chunk,
+            )
+            found.update({row[0]: SourceFile(row[0], row[1], row[2], row[3]) for row in rows})
+        return found
 
     async def touch_source_files(self, files: Sequence[SourceFile]) -> None:
         """Record new sizes and times of files whose content did not change."""
@@ -456,13 +471,18 @@ class Store:
         """Return a topic's articles, newest first, optionally of at least ``min_quality``."""
         where = "topic_id = (SELECT id FROM topics WHERE key = ?)"
         params: list[Any] = [topic_key(topic)]
+        # Totals come from the counts the triggers keep, not from counting rows.
+        total = "SELECT coalesce(sum(article_count), 0) FROM topics WHERE key = ?"
         if min_quality is not None:
             where += " AND quality >= ?"
             params.append(min_quality)
+            total = (
+                f"SELECT coalesce(sum(article_count), 0) FROM topic_quality_counts WHERE {where}"
+            )
         return await self._page(
             f"SELECT article_id FROM article_topics WHERE {where} "
             "ORDER BY published_at DESC, article_id DESC",
-            f"SELECT count(*) FROM article_topics WHERE {where}",
+            total,
             params,
             limit,
             offset,
@@ -489,14 +509,17 @@ class Store:
     ) -> ArticlePage:
         """Return a provider's articles (matched by name or domain), newest first."""
         ids = await self.provider_ids(provider)
-        where = f"provider_id IN ({_placeholders(len(ids))})"
+        marks = _placeholders(len(ids))
+        where = f"provider_id IN ({marks})"
         params: list[Any] = list(ids)
+        total = f"SELECT coalesce(sum(article_count), 0) FROM providers WHERE id IN ({marks})"
         if min_quality is not None:
             where += " AND quality >= ?"
             params.append(min_quality)
+            total = f"SELECT count(*) FROM articles WHERE {where}"
         return await self._page(
             f"SELECT id FROM articles WHERE {where} ORDER BY published_at DESC, id DESC",
-            f"SELECT count(*) FROM articles WHERE {where}",
+            total,
             params,
             limit,
             offset,
@@ -507,9 +530,14 @@ class Store:
     ) -> ArticlePage:
         """Return the newest articles, optionally of at least ``min_quality``."""
         where, params = ("quality >= ?", [min_quality]) if min_quality is not None else ("1", [])
+        total = (
+            "SELECT coalesce(sum(article_count), 0) FROM quality_counts WHERE quality >= ?"
+            if min_quality is not None
+            else "SELECT coalesce(sum(article_count), 0) FROM providers"
+        )
         return await self._page(
             f"SELECT id FROM articles WHERE {where} ORDER BY published_at DESC, id DESC",
-            f"SELECT count(*) FROM articles WHERE {where}",
+            total,
             params,
             limit,
             offset,
@@ -524,27 +552,64 @@ class Store:
         terms = search_terms(text)
         if not terms:
             return ArticlePage((), 0, max(0, offset), max(0, limit))
-        page = await self._search(match_expression(terms), limit, offset)
+        words = await self._without_common_words(terms) if len(terms) > 1 else terms
+        page = await self._search(match_expression(words), limit, offset)
         if page.total == 0 and len(terms) > 1:
             page = await self._search(match_expression(terms, any_term=True), limit, offset)
         return page
 
+    async def _without_common_words(self, terms: list[str]) -> list[str]:
+        """Leave out the words in more than half of the newest articles, if others remain.
+
+        bm25 gives such a word no weight (its IDF is clamped to about zero) yet reads its
+        whole posting list to find that out: "the" in a million articles costs ~30 ms.
+        """
+        newest = await self._scalar("SELECT max(id) FROM articles") or 0
+        kept = []
+        for term in terms:
+            share = await self._scalar(
+                "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH ? AND rowid > ?",
+                [match_expression([term]), newest - COMMON_SAMPLE],
+            )
+            if share * 2 <= COMMON_SAMPLE:
+                kept.append(term)
+        return kept or terms
+
     async def _search(self, expression: str, limit: int, offset: int) -> ArticlePage:
-        # Titles weigh more than excerpts: a word in the headline is what the story is about.
-        return await self._page(
-            "SELECT rowid FROM articles_fts WHERE articles_fts MATCH ? "
-            "ORDER BY bm25(articles_fts, 4.0, 1.0)",
-            "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH ?",
-            [expression],
-            limit,
-            offset,
+        # bm25 costs every match it ranks, so a search ranks at most SEARCH_CAP matches: all
+        # of them, or, for a broader search, the SEARCH_CAP newest (news goes stale); its
+        # total is then a lower bound ("1,000+").
+        limit, offset = max(0, limit), max(0, offset)
+        total = int(
+            await self._scalar(
+                "SELECT count(*) FROM (SELECT 1 FROM articles_fts WHERE articles_fts MATCH ? "
+                "LIMIT ?)",
+                [expression, SEARCH_CAP + 1],
+            )
         )
+        oldest = 0
+        if total > SEARCH_CAP:
+            oldest = await self._scalar(
+                "SELECT rowid FROM articles_fts WHERE articles_fts MATCH ? "
+                "ORDER BY rowid DESC LIMIT 1 OFFSET ?",
+                [expression, SEARCH_CAP - 1],
+            )
+        # Titles weigh more than excerpts: a word in the headline is what the story is about.
+        rows = await self._rows(
+            "SELECT rowid FROM articles_fts WHERE articles_fts MATCH ? AND rowid >= ? "
+            "ORDER BY bm25(articles_fts, 4.0, 1.0) LIMIT ? OFFSET ?",
+            [expression, oldest, limit, offset],
+        )
+        articles = await self._articles([row[0] for row in rows])
+        if total > SEARCH_CAP:
+            return ArticlePage(tuple(articles), SEARCH_CAP, offset, limit, total_exact=False)
+        return ArticlePage(tuple(articles), total, offset, limit)
 
     # -- topics and providers -------------------------------------------------------------
 
     async def _first(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
-        async with self._db.execute(sql, params) as cursor:
-            return await cursor.fetchone()
+        rows = await self._rows(sql, params)  # callers ask for one row: a key, a count, LIMIT 1
+        return rows[0] if rows else None
 
     async def topics(self) -> list[TopicCount]:
         """Return every topic with its article count, most covered first."""

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.articles import Article, Image, Provider, RelatedItem
+from bot.articles import Article, ArticlePage, Image, Provider, RelatedItem
 from bot.chat.embeds import article_embed, article_embeds, clip, related_lines
+from bot.chat.views import page_header
 
 
 def article(number: int = 1, **changes: object) -> Article:
@@ -96,3 +97,13 @@ def test_footer_shows_topics_and_quality() -> None:
     assert (
         article_embed(article(quality=None, topics=())).footer.text == "no topic · quality unknown"
     )
+
+
+def test_page_header_says_when_there_are_more_than_counted() -> None:
+    page = ArticlePage(tuple(article(n) for n in range(5)), 1000, 5, 5, total_exact=False)
+    assert (
+        page_header("Search: rocket", page)
+        == "**Search: rocket** — 6 to 10 of 1,000+ · page 2 of 200+"
+    )
+    exact = ArticlePage(tuple(article(n) for n in range(2)), 7, 5, 5)
+    assert page_header("AI", exact) == "**AI** — 6 to 7 of 7 · page 2 of 2"
