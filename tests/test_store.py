@@ -375,7 +375,7 @@ async def test_a_broad_search_ranks_the_newest_matches_and_says_there_are_more(
     await save(store, draft(6, title="Rocket rocket rocket", excerpt="rocket"))
     page = await store.search("rocket", limit=10)
     assert (page.total, page.total_exact, page.total_text) == (3, False, "3+")
-    assert [a.title for a in page.articles][0] == "Rocket rocket rocket"  # best of the newest 3
+    assert page.articles[0].title == "Rocket rocket rocket"  # best of the newest 3
     assert {a.title for a in page.articles} == {
         "Rocket rocket rocket",
         "Rocket news 5",
