@@ -37,6 +37,7 @@ class Settings:
     max_per_run: int = 5
     post_interval: timedelta = timedelta(minutes=15)
     rescan_interval: timedelta = timedelta(minutes=5)
+    send_rate: int = 49
 
     @property
     def workers(self) -> int:
@@ -167,4 +168,5 @@ def load_settings(
         max_per_run=integer("NEWSBOT_MAX_PER_RUN", 5, 1, 100),
         post_interval=duration("NEWSBOT_POST_INTERVAL", timedelta(minutes=15)),
         rescan_interval=duration("NEWSBOT_RESCAN_INTERVAL", timedelta(minutes=5)),
+        send_rate=integer("NEWSBOT_SEND_RATE", 49, 1, 50),
     )

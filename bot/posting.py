@@ -37,7 +37,7 @@ from bot.subscriptions import DueArticle, OutboxMessage, Subscription
 log = logging.getLogger(__name__)
 
 DIGEST_SIZE = 10  # embeds per digest message: Discord's limit per message
-CHANNELS_AT_ONCE = 64  # channels served concurrently; discord.py paces each route
+CHANNELS_AT_ONCE = 128  # channels served concurrently; the sender paces the whole bot
 
 
 class Sender(Protocol):

@@ -71,7 +71,7 @@ class NewsBot(commands.AutoShardedBot):
         self.settings = settings
         self.poster = Poster(
             store,
-            DiscordSender(self),
+            DiscordSender(self, rate=settings.send_rate),
             max_per_run=settings.max_per_run,
             owns_guild=owns_guild_for(settings.shard_count, settings.shard_ids),
             clock=clock,

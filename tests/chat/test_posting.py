@@ -348,3 +348,25 @@ async def test_the_jobs_start_when_ready_and_stop_with_the_bot(bot_store: Store)
             assert set(jobs) == {"post", "rescan"}
             assert jobs["rescan"].trigger.interval.total_seconds() == 5 * 60
         assert not bot.scheduler.scheduler.running
+
+
+async def test_a_run_to_many_channels_stays_under_the_global_rate_limit(world: World) -> None:
+    channels = [world.fake.add_text_channel(world.home.guild, f"feed-{n}") for n in range(60)]
+    for channel in channels:
+        await world.store.subscribe(
+            guild_id=world.home.guild.id, channel_id=channel.id, topic="AI", min_quality=50
+        )
+    await new_articles(world, 1, quality=99)
+    world.fake.rate_limits.enabled = True
+    report = await world.bot.poster.run()
+    assert [hit for hit in world.fake.rate_limits.hits if hit.scope == "global"] == []
+    assert report.posted == 60 and all(len(posts(world, channel)) == 1 for channel in channels)
+
+
+async def test_a_429_that_discord_py_gives_up_on_is_waited_out(world: World) -> None:
+    await subscribe(world)
+    world.fake.inject_fault(
+        "POST", MESSAGES, status=429, retry_after=0.01, times=7
+    )  # five, then two
+    report = await world.bot.poster.run()
+    assert report.posted == 3 and len(titles(world, world.home.channel)) == 3
