@@ -106,7 +106,7 @@ def _images_json(images: Sequence[Image]) -> str:
     )
 
 
-def _images_from_json(text: str) -> tuple[Image, ...]:
+def _images(items: list[dict[str, Any]]) -> tuple[Image, ...]:
     return tuple(
         Image(
             url=item["url"],
@@ -114,7 +114,7 @@ def _images_from_json(text: str) -> tuple[Image, ...]:
             height=item.get("height"),
             is_cached=bool(item.get("isCached")),
         )
-        for item in json.loads(text)
+        for item in items
     )
 
 
@@ -385,60 +385,25 @@ class Store:
         """Return the articles with ``ids``, complete with topics and related, in that order."""
         if not ids:
             return []
-        marks = _placeholders(len(ids))
         rows = await self._rows(
-            "SELECT a.id, a.url, a.original_url, a.web_url, a.title, a.excerpt, a.category, "
-            "a.type, a.published_at, a.quality, a.heat, a.source_published, a.images, "
-            "p.name AS provider_name, p.domain AS provider_domain "
-            "FROM articles AS a JOIN providers AS p ON p.id = a.provider_id "
-            f"WHERE a.id IN ({marks})",
-            ids,
+            _ARTICLES_IN_ORDER.format(page="SELECT value, key FROM json_each(?)", total="NULL"),
+            [json.dumps(list(ids))],
         )
-        topics: dict[int, list[str]] = {}
-        for row in await self._rows(
-            "SELECT at.article_id, t.name FROM article_topics AS at "
-            f"JOIN topics AS t ON t.id = at.topic_id WHERE at.article_id IN ({marks}) "
-            "ORDER BY at.article_id, at.position",
-            ids,
-        ):
-            topics.setdefault(row[0], []).append(row[1])
-        related: dict[int, list[RelatedItem]] = {}
-        for row in await self._rows(
-            f"SELECT * FROM related WHERE article_id IN ({marks}) ORDER BY article_id, position",
-            ids,
-        ):
-            related.setdefault(row["article_id"], []).append(_related_item(row))
-        by_id = {
-            row["id"]: Article(
-                id=row["id"],
-                url=row["url"],
-                title=row["title"],
-                excerpt=row["excerpt"],
-                published_at=parse_time(row["published_at"]),
-                provider=Provider(name=row["provider_name"], domain=row["provider_domain"]),
-                quality=row["quality"],
-                heat=row["heat"],
-                source_published=bool(row["source_published"]),
-                topics=tuple(topics.get(row["id"], ())),
-                images=_images_from_json(row["images"]),
-                related=tuple(related.get(row["id"], ())),
-                original_url=row["original_url"],
-                web_url=row["web_url"],
-                category=row["category"],
-                type=row["type"],
-            )
-            for row in rows
-        }
-        return [by_id[i] for i in ids if i in by_id]
+        return [_article(row) for row in rows]
 
     async def _page(
         self, ids_sql: str, count_sql: str, params: Sequence[Any], limit: int, offset: int
     ) -> ArticlePage:
+        """Return one page of ``ids_sql``'s articles and ``count_sql``'s total, in one statement."""
         limit, offset = max(0, limit), max(0, offset)
-        rows = await self._rows(f"{ids_sql} LIMIT ? OFFSET ?", [*params, limit, offset])
-        total = int(await self._scalar(count_sql, params))
-        articles = await self._articles([row[0] for row in rows])
-        return ArticlePage(tuple(articles), total, offset, limit)
+        page = f"SELECT *, row_number() OVER () FROM ({ids_sql} LIMIT ? OFFSET ?)"
+        rows = await self._rows(
+            _ARTICLES_IN_ORDER.format(page=page, total=count_sql),
+            [*params, limit, offset, *params],
+        )
+        # Past the last page (or with no match at all) there is no row to carry the total.
+        total = int(rows[0]["total"] if rows else await self._scalar(count_sql, params))
+        return ArticlePage(tuple(_article(row) for row in rows), total, offset, limit)
 
     async def article(self, article_id: int) -> Article | None:
         """Return one article by its id."""
@@ -965,6 +930,47 @@ class Store:
             )
 
 
+# Every article a query shows, with its provider, topics and related coverage, in one
+# statement (one trip to the database thread): {page} yields (article id, rank).
+_ARTICLES_IN_ORDER = """
+WITH page (article_id, rank) AS ({page})
+SELECT a.id, a.url, a.original_url, a.web_url, a.title, a.excerpt, a.category, a.type,
+    a.published_at, a.quality, a.heat, a.source_published, a.images,
+    p.name AS provider_name, p.domain AS provider_domain,
+    (SELECT json_group_array(name) FROM (
+        SELECT t.name FROM article_topics AS at JOIN topics AS t ON t.id = at.topic_id
+        WHERE at.article_id = a.id ORDER BY at.position)) AS topics,
+    (SELECT json_group_array(json_array(title, url, excerpt, published_at, json(provider),
+            quality, type, amp_url, cdn_amp_url, json(images))) FROM (
+        SELECT * FROM related WHERE article_id = a.id ORDER BY position)) AS related,
+    ({total}) AS total
+FROM page JOIN articles AS a ON a.id = page.article_id
+JOIN providers AS p ON p.id = a.provider_id
+ORDER BY page.rank
+"""
+
+
+def _article(row: sqlite3.Row) -> Article:
+    return Article(
+        id=row["id"],
+        url=row["url"],
+        title=row["title"],
+        excerpt=row["excerpt"],
+        published_at=parse_time(row["published_at"]),
+        provider=Provider(name=row["provider_name"], domain=row["provider_domain"]),
+        quality=row["quality"],
+        heat=row["heat"],
+        source_published=bool(row["source_published"]),
+        topics=tuple(json.loads(row["topics"])),
+        images=_images(json.loads(row["images"])),
+        related=tuple(_related_item(item) for item in json.loads(row["related"])),
+        original_url=row["original_url"],
+        web_url=row["web_url"],
+        category=row["category"],
+        type=row["type"],
+    )
+
+
 _SUBSCRIPTION_SELECT = (
     "SELECT id, guild_id, channel_id, topic_name, min_quality, created_at, created_by, mode, "
     "paused_reason, paused_at FROM subscriptions"
@@ -986,17 +992,21 @@ def _subscription(row: sqlite3.Row) -> Subscription:
     )
 
 
-def _related_item(row: sqlite3.Row) -> RelatedItem:
-    provider = json.loads(row["provider"]) if row["provider"] else None
+def _related_item(item: list[Any]) -> RelatedItem:
+    """Build a related item from its JSON array (the column order of ``_ARTICLES_IN_ORDER``)."""
+    title, url, excerpt, published_at, provider, quality, kind, amp, cdn_amp, images = item
     return RelatedItem(
-        title=row["title"],
-        url=row["url"],
-        excerpt=row["excerpt"],
-        published_at=parse_time(row["published_at"]) if row["published_at"] else None,
+        title=title,
+        url=url,
+        excerpt=excerpt,
+        published_at=parse_time(published_at) if published_at else None,
         provider=Provider(provider["name"], provider["domain"]) if provider else None,
-        quality=row["quality"],
-        type=row["type"],
-        amp_url=row["amp_url"],
-        cdn_amp_url=row["cdn_amp_url"],
-        images=_images_from_json(row["images"]),
+        quality=quality,
+        type=kind,
+        amp_url=amp,
+        cdn_amp_url=cdn_amp,
+        images=tuple(
+            Image(i["url"], i.get("width"), i.get("height"), bool(i.get("isCached")))
+            for i in images
+        ),
     )
