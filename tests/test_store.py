@@ -401,3 +401,17 @@ async def test_source_files_can_be_asked_for_by_path(store: Store) -> None:
     found = await store.source_files(wanted)
     assert sorted(found) == sorted(wanted[:-1])
     assert found["/d/7.md"] == files[7]
+
+
+async def test_a_search_of_only_very_common_words_lists_the_newest_first(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bot.store.store.COMMON_SAMPLE", 4)  # "common": in over 2 of the newest 4
+    await save(
+        store,
+        *[draft(n, title=f"The report {n}" + " the" * (5 - n), excerpt="") for n in range(1, 6)],
+    )
+    page = await store.search("the")
+    assert [a.title.split(" the")[0] for a in page.articles] == [
+        f"The report {n}" for n in range(5, 0, -1)
+    ]

@@ -517,30 +517,37 @@ class Store:
         terms = search_terms(text)
         if not terms:
             return ArticlePage((), 0, max(0, offset), max(0, limit))
-        words = await self._without_common_words(terms) if len(terms) > 1 else terms
-        page = await self._search(match_expression(words), limit, offset)
+        common = await self._common_words(terms)
+        words = [term for term in terms if term not in common] or terms
+        # bm25 weighs a word in most articles at about zero, yet reads its whole posting
+        # list to find that out (~25-45 ms per such word at a million articles): when
+        # every word is that common, relevance cannot tell the matches apart; newest first.
+        newest_first = len(common) == len(terms)
+        page = await self._search(match_expression(words), limit, offset, newest_first)
         if page.total == 0 and len(terms) > 1:
             page = await self._search(match_expression(terms, any_term=True), limit, offset)
         return page
 
-    async def _without_common_words(self, terms: list[str]) -> list[str]:
-        """Leave out the words in more than half of the newest articles, if others remain.
+    async def _common_words(self, terms: list[str]) -> set[str]:
+        """Return the words in more than half of the newest articles.
 
         bm25 gives such a word no weight (its IDF is clamped to about zero) yet reads its
         whole posting list to find that out: "the" in a million articles costs ~30 ms.
         """
         newest = await self._scalar("SELECT max(id) FROM articles") or 0
-        kept = []
+        common = set()
         for term in terms:
             share = await self._scalar(
                 "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH ? AND rowid > ?",
                 [match_expression([term]), newest - COMMON_SAMPLE],
             )
-            if share * 2 <= COMMON_SAMPLE:
-                kept.append(term)
-        return kept or terms
+            if share * 2 > COMMON_SAMPLE:
+                common.add(term)
+        return common
 
-    async def _search(self, expression: str, limit: int, offset: int) -> ArticlePage:
+    async def _search(
+        self, expression: str, limit: int, offset: int, newest_first: bool = False
+    ) -> ArticlePage:
         # bm25 costs every match it ranks, so a search ranks at most SEARCH_CAP matches: all
         # of them, or, for a broader search, the SEARCH_CAP newest (news goes stale); its
         # total is then a lower bound ("1,000+").
@@ -560,9 +567,10 @@ class Store:
                 [expression, SEARCH_CAP - 1],
             )
         # Titles weigh more than excerpts: a word in the headline is what the story is about.
+        order = "rowid DESC" if newest_first else "bm25(articles_fts, 4.0, 1.0)"
         rows = await self._rows(
             "SELECT rowid FROM articles_fts WHERE articles_fts MATCH ? AND rowid >= ? "
-            "ORDER BY bm25(articles_fts, 4.0, 1.0) LIMIT ? OFFSET ?",
+            f"ORDER BY {order} LIMIT ? OFFSET ?",
             [expression, oldest, limit, offset],
         )
         articles = await self._articles([row[0] for row in rows])
