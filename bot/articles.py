@@ -9,16 +9,38 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any
+from operator import attrgetter
+from typing import Any, TypeVar
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 ALLOWED_SCHEMES = frozenset({"http", "https"})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _TRACKING_PARAMS = frozenset({"fbclid", "gclid"})
+# Lower-case http(s), a plain ASCII host (no user, port or IPv6), printable ASCII after it:
+# urlsplit would accept it and find that host, so the common case skips urlsplit.
+_PLAIN_WEB_URL = re.compile(r"https?://([A-Za-z0-9.-]+)(?:[/?#][!-~]*)?\Z")
+_T = TypeVar("_T")
 
 
+def pickled_as_tuple(cls: type[_T]) -> type[_T]:
+    """Pickle a frozen slotted dataclass as ``cls(*values)``.
+
+    The default for ``slots=True`` calls ``dataclasses.fields()`` for every object pickled
+    and unpickled; a load ships each article from a parsing process to the main one, and
+    this halves that cost (about 40 to 20 microseconds an article each way).
+    """
+    values = attrgetter(*(f.name for f in fields(cls)))  # type: ignore[arg-type]
+
+    def __reduce__(self: _T) -> tuple[type[_T], tuple[Any, ...]]:
+        return cls, values(self)
+
+    cls.__reduce__ = __reduce__  # type: ignore[method-assign,assignment]
+    return cls
+
+
+@pickled_as_tuple
 @dataclass(frozen=True, slots=True)
 class Provider:
     """The outlet that published an article; ``domain`` is its identity, ``name`` its label."""
@@ -27,6 +49,7 @@ class Provider:
     domain: str
 
 
+@pickled_as_tuple
 @dataclass(frozen=True, slots=True)
 class Image:
     """One picture attached to an article."""
@@ -37,6 +60,7 @@ class Image:
     is_cached: bool = False
 
 
+@pickled_as_tuple
 @dataclass(frozen=True, slots=True)
 class RelatedItem:
     """Another outlet's coverage of the same story."""
@@ -53,6 +77,7 @@ class RelatedItem:
     images: tuple[Image, ...] = ()
 
 
+@pickled_as_tuple
 @dataclass(frozen=True, slots=True)
 class ArticleDraft:
     """A validated article as read from a file, before it is stored."""
@@ -153,6 +178,8 @@ def closest_names(text: str, names: Iterable[str], count: int = 3) -> list[str]:
 
 def is_web_url(url: str) -> bool:
     """Tell whether ``url`` is an absolute http(s) URL with a host, safe to show as a link."""
+    if _PLAIN_WEB_URL.match(url):
+        return True
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError on a malformed port
@@ -163,7 +190,8 @@ def is_web_url(url: str) -> bool:
 
 def url_host(url: str) -> str:
     """Return the lower-case host of ``url`` without a leading ``www.``."""
-    host = (urlsplit(url).hostname or "").lower()
+    plain = _PLAIN_WEB_URL.match(url)
+    host = (plain[1] if plain else urlsplit(url).hostname or "").lower()
     return host.removeprefix("www.")
 
 

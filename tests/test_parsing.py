@@ -259,3 +259,36 @@ def test_any_field_values_either_parse_or_are_rejected_cleanly(
 def test_arbitrary_bytes_never_raise_anything_but_article_error(data: bytes) -> None:
     with contextlib.suppress(ArticleError):
         parse_article(b"---\n" + data + b"\n---\n")
+
+
+@settings(max_examples=300)
+@given(_yaml_values)
+def test_the_fast_loader_builds_exactly_what_pyyaml_builds(value: object) -> None:
+    from bot.parsing import SafeLoader
+
+    text = yaml.safe_dump({"field": value, "same": [value, value]}, allow_unicode=True)
+    assert yaml.load(text, Loader=SafeLoader) == yaml.load(text, Loader=yaml.CSafeLoader)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: &x [1, 2]\nb: *x\n",  # aliases
+        "base: &b {x: 1}\nderived:\n  <<: *b\n  y: 2\n",  # merge keys
+        "s: !!set {a, b}\n",
+        "o: !!omap [{a: 1}, {b: 2}]\n",
+        "when: 2022-10-21T09:16:00Z\nday: 2022-10-21\nn: ~\nyes_no: [yes, no, on, off]\nf: .inf\n",
+        "octal: 0o17\nhex: 0x1F\nsci: 1e3\nempty:\nquoted: '123'\n",
+        "? [complex, key]\n: value\n",
+    ],
+)
+def test_the_fast_loader_agrees_with_pyyaml_on_unusual_yaml(text: str) -> None:
+    from bot.parsing import SafeLoader
+
+    try:
+        expected = yaml.load(text, Loader=yaml.CSafeLoader)
+    except yaml.YAMLError as error:
+        with pytest.raises(type(error)):
+            yaml.load(text, Loader=SafeLoader)
+        return
+    assert yaml.load(text, Loader=SafeLoader) == expected
