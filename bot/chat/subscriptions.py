@@ -54,6 +54,19 @@ def _target(interaction: discord.Interaction[Any], channel: GuildChannel | None)
     raise UserError("Name a text channel with the `channel` option: I cannot post here.")
 
 
+def _managed_target(
+    interaction: discord.Interaction[Any], channel: GuildChannel | None
+) -> tuple[discord.Guild, discord.Member, GuildChannel]:
+    """Return the server, the member and the channel they may manage, or refuse."""
+    guild, member = _guild_and_member(interaction)
+    target = _target(interaction, channel)
+    if target.guild.id != guild.id:
+        raise UserError("That channel is not in this server.")
+    if not target.permissions_for(member).manage_channels:
+        raise UserError(f"You need the Manage Channels permission in {target.mention}.")
+    return guild, member, target
+
+
 def missing_posting_permissions(channel: GuildChannel, me: discord.Member) -> list[str]:
     """Return the permissions the bot lacks to post articles in ``channel``."""
     have = channel.permissions_for(me)
@@ -87,15 +100,10 @@ class SubscriptionsCog(commands.Cog):
         mode: Mode = "each",
     ) -> None:
         """Subscribe a channel to a topic, or change its minimum quality."""
-        guild, member = _guild_and_member(interaction)
         check_range("min_quality", min_quality, 0, 100)
         if mode not in MODES:
             raise UserError(f"`mode` must be one of {', '.join(MODES)}.")
-        target = _target(interaction, channel)
-        if target.guild.id != guild.id:
-            raise UserError("That channel is not in this server.")
-        if not target.permissions_for(member).manage_channels:
-            raise UserError(f"You need the Manage Channels permission in {target.mention}.")
+        guild, member, target = _managed_target(interaction, channel)
         missing = missing_posting_permissions(target, guild.me)
         if missing:
             raise UserError(
@@ -154,10 +162,7 @@ class SubscriptionsCog(commands.Cog):
         channel: GuildChannel | None = None,
     ) -> None:
         """Remove a channel's subscription to a topic."""
-        guild, member = _guild_and_member(interaction)
-        target = _target(interaction, channel)
-        if not target.permissions_for(member).manage_channels:
-            raise UserError(f"You need the Manage Channels permission in {target.mention}.")
+        guild, member, target = _managed_target(interaction, channel)
         removed = await self.store.unsubscribe(guild_id=guild.id, channel_id=target.id, topic=topic)
         if not removed:
             raise UserError(

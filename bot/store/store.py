@@ -800,15 +800,16 @@ class Store:
               AND NOT EXISTS (
                     SELECT 1 FROM refusals AS r
                     WHERE r.article_id = a.id AND r.channel_id = s.channel_id)
+              AND NOT EXISTS (
+                    SELECT 1 FROM outbox AS o, json_each(o.article_ids) AS j
+                    WHERE o.channel_id = s.channel_id AND j.value = a.id)
             ORDER BY a.quality DESC, a.published_at DESC, a.id, s.id
             """,
             params,
         )
-        waiting = {i for message in await self.outbox(channel_id) for i in message.article_ids}
         due: dict[int, DueArticle] = {}
-        for article_id, subscription_id, mode in rows:
-            if article_id not in waiting:
-                due.setdefault(article_id, DueArticle(article_id, subscription_id, mode))
+        for article_id, subscription_id, mode in rows:  # an article on two topics: once
+            due.setdefault(article_id, DueArticle(article_id, subscription_id, mode))
         return list(due.values())[:limit]
 
     async def articles(self, ids: Sequence[int]) -> list[Article]:
