@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import os
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 
-from bot.articles import ArticleDraft, pickled_as_tuple
+from bot.articles import pickled_as_tuple
 from bot.errors import ArticleError, UsageError
 from bot.parsing import DEFAULT_MAX_BYTES, parse_article
 from bot.store import SourceFile, Store
+from bot.store.rows import ArticleRows, article_rows
 
 ARTICLE_SUFFIXES = frozenset({".md", ".markdown", ".txt"})
 BATCH_SIZE = 500  # articles per transaction
@@ -102,10 +105,10 @@ class LoadReport:
 @pickled_as_tuple
 @dataclass(frozen=True, slots=True)
 class ParsedFile:
-    """The outcome of reading one file: a draft or the reason it was rejected."""
+    """The outcome of reading one file: the article's rows or the reason it was rejected."""
 
     source: SourceFile
-    draft: ArticleDraft | None = None
+    article: ArticleRows | None = None  # what the store inserts, built here in the worker
     error: str | None = None
 
 
@@ -173,7 +176,7 @@ def parse_file(path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> ParsedFile:
         path, len(data), stat.st_mtime_ns, hashlib.blake2b(data, digest_size=16).hexdigest()
     )
     try:
-        return ParsedFile(source, draft=parse_article(data, max_bytes=max_bytes))
+        return ParsedFile(source, article_rows(parse_article(data, max_bytes=max_bytes)))
     except ArticleError as exc:
         return ParsedFile(source, error=str(exc))
     except RecursionError:  # deeply nested YAML
@@ -199,14 +202,21 @@ async def load_articles(
         progress(report.unchanged, len(files))
     with _executor(workers, len(todo)) as executor:
         loop = asyncio.get_running_loop()
-        tasks = [
-            loop.run_in_executor(executor, parse_files, todo[i : i + CHUNK_SIZE], max_bytes)
-            for i in range(0, len(todo), CHUNK_SIZE)
-        ]
+        chunks = (todo[i : i + CHUNK_SIZE] for i in range(0, len(todo), CHUNK_SIZE))
+        # A few chunks ahead of the writer, not all of them: parsed articles waiting in
+        # memory cost RAM and make every garbage collection pass slower.
+        ahead = 2 * workers + BATCH_SIZE // CHUNK_SIZE
+        pending: deque[asyncio.Future[list[ParsedFile]]] = deque(
+            loop.run_in_executor(executor, parse_files, chunk, max_bytes)
+            for chunk in itertools.islice(chunks, ahead)
+        )
         batch: list[ParsedFile] = []
         try:
-            for task in tasks:  # in order, so that the last of two duplicates wins
-                batch.extend(await task)
+            while pending:  # in order, so that the last of two duplicates wins
+                parsed = await pending.popleft()
+                for chunk in itertools.islice(chunks, 1):
+                    pending.append(loop.run_in_executor(executor, parse_files, chunk, max_bytes))
+                batch.extend(parsed)
                 if len(batch) >= BATCH_SIZE:
                     await _store_batch(store, batch, known, report)
                     batch = []
@@ -214,7 +224,7 @@ async def load_articles(
                         progress(report.files, len(files))
             await _store_batch(store, batch, known, report)
         finally:
-            for task in tasks:
+            for task in pending:
                 task.cancel()
     if progress:
         progress(report.files, len(files))
@@ -249,10 +259,10 @@ def _executor(workers: int, files: int) -> Executor:
 async def _store_batch(
     store: Store, batch: list[ParsedFile], known: dict[str, SourceFile], report: LoadReport
 ) -> None:
-    to_save: list[tuple[ArticleDraft, SourceFile]] = []
+    to_save: list[tuple[ArticleRows, SourceFile]] = []
     touched: list[SourceFile] = []
     for parsed in batch:
-        if parsed.draft is None:
+        if parsed.article is None:
             report.rejected.append(Rejection(parsed.source.path, parsed.error or "unknown error"))
             continue
         remembered = known.get(parsed.source.path)
@@ -260,7 +270,7 @@ async def _store_batch(
             touched.append(parsed.source)  # touched, not edited
             report.unchanged += 1
         else:
-            to_save.append((parsed.draft, parsed.source))
+            to_save.append((parsed.article, parsed.source))
     await store.touch_source_files(touched)
     outcomes = await store.save_articles(to_save)
     for (_, source), outcome in zip(to_save, outcomes, strict=True):

@@ -32,6 +32,7 @@ from bot.articles import (
 )
 from bot.errors import StoreError
 from bot.store.fulltext import match_expression, search_terms
+from bot.store.rows import ArticleRows, article_rows, format_time
 from bot.subscriptions import Delivery, DueArticle, Mode, OutboxMessage, Subscription
 
 MAX_SUGGESTIONS = 25
@@ -39,7 +40,6 @@ SEARCH_CAP = 1000  # a search counts, and ranks by relevance, at most this many 
 COMMON_SAMPLE = 1000  # newest articles that tell whether a search word is too common
 BACKLOG_WINDOW = 20  # a new subscription's backfill is the best of this many newest articles
 _CHUNK = 500  # rows per "IN (...)" list, well under SQLite's variable limit
-_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # fixed width, so text order is time order
 
 
 @pickled_as_tuple
@@ -80,11 +80,6 @@ MIGRATIONS = _migrations()
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def format_time(moment: datetime) -> str:
-    """Return ``moment`` as the store's sortable UTC text."""
-    return moment.astimezone(UTC).strftime(_TIME_FORMAT)
-
-
 def parse_time(text: str) -> datetime:
     """Return the aware datetime of the store's UTC text."""
     return datetime.fromisoformat(text).astimezone(UTC)
@@ -97,15 +92,6 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]
 
 def _placeholders(count: int) -> str:
     return ",".join("?" * count)
-
-
-def _images_json(images: Sequence[Image]) -> str:
-    return json.dumps(
-        [
-            {"url": i.url, "width": i.width, "height": i.height, "isCached": i.is_cached}
-            for i in images
-        ]
-    )
 
 
 def _images(items: list[dict[str, Any]]) -> tuple[Image, ...]:
@@ -248,38 +234,41 @@ class Store:
             )
 
     async def save_articles(
-        self, items: Sequence[tuple[ArticleDraft, SourceFile | None]]
+        self, items: Sequence[tuple[ArticleDraft | ArticleRows, SourceFile | None]]
     ) -> list[SaveOutcome]:
         """Insert or update articles (and remember their files) in one transaction.
 
         An article is identified by its canonical URL: saving it again replaces its fields,
-        topics and related coverage and never duplicates it.
+        topics and related coverage and never duplicates it. The loader passes ``ArticleRows``
+        built in its worker processes; anything else may pass drafts.
         """
         if not items:
             return []
         now = format_time(datetime.now(UTC))
-        known = await self._known_articles([draft.url for draft, _ in items])
+        rows = [
+            (item if isinstance(item, ArticleRows) else article_rows(item), source)
+            for item, source in items
+        ]
+        known = await self._known_articles([article.url for article, _ in rows])
         outcomes: list[SaveOutcome] = []
-        latest: dict[str, tuple[ArticleDraft, str | None]] = {}
-        for draft, source in items:
-            path = source.path if source else None
-            previous = latest.get(draft.url)
-            other = previous[1] if previous is not None else known.get(draft.url, (0, None))[1]
+        latest: dict[str, tuple[ArticleRows, str | None]] = {}
+        for article, source in rows:
+            url, path = article.url, source.path if source else None
+            previous = latest.get(url)
+            other = previous[1] if previous is not None else known.get(url, (0, None))[1]
             status: Literal["added", "updated"] = (
-                "updated" if previous is not None or draft.url in known else "added"
+                "updated" if previous is not None or url in known else "added"
             )
             duplicate_of = other if other is not None and other != path else None
-            outcomes.append(SaveOutcome(draft.url, status, duplicate_of))
-            latest[draft.url] = (draft, path)
-        drafts = [draft for draft, _ in latest.values()]
+            outcomes.append(SaveOutcome(url, status, duplicate_of))
+            latest[url] = (article, path)
         async with self._transaction():
-            replace = [url for url in latest if url in known]
-            await self._write_articles(drafts, latest, now, replace)
+            await self._write_articles(latest, now, [url for url in latest if url in known])
             await self._db.executemany(
                 "INSERT INTO source_files (path, size, mtime_ns, digest, url) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET size = excluded.size, "
                 "mtime_ns = excluded.mtime_ns, digest = excluded.digest, url = excluded.url",
-                [(s.path, s.size, s.mtime_ns, s.digest, d.url) for d, s in items if s is not None],
+                [(s.path, s.size, s.mtime_ns, s.digest, a.url) for a, s in rows if s is not None],
             )
         return outcomes
 
@@ -298,18 +287,14 @@ class Store:
         return known
 
     async def _write_articles(
-        self,
-        drafts: Sequence[ArticleDraft],
-        sources: dict[str, tuple[ArticleDraft, str | None]],
-        now: str,
-        replace: Sequence[str],
+        self, articles: dict[str, tuple[ArticleRows, str | None]], now: str, replace: list[str]
     ) -> None:
         db = self._db
         await db.executemany(
             "INSERT INTO providers (domain, name) VALUES (?, ?) "
             "ON CONFLICT (domain) DO UPDATE SET name = excluded.name "
             "WHERE name IS NOT excluded.name",
-            list({d.provider.domain: d.provider.name for d in drafts}.items()),
+            list({a.provider_domain: a.provider_name for a, _ in articles.values()}.items()),
         )
         await db.executemany(
             """
@@ -331,16 +316,8 @@ class Store:
                 secured = excluded.secured, extra = excluded.extra, body = excluded.body,
                 source_path = excluded.source_path, updated_at = excluded.updated_at
             """,
-            [
-                (
-                    d.url, d.original_url, d.web_url, d.title, d.excerpt, d.category, d.type,
-                    format_time(d.published_at), d.quality, d.heat, int(d.source_published),
-                    d.provider.domain, _images_json(d.images), d.secured,
-                    json.dumps(d.extra) if d.extra else "{}", d.body, sources[d.url][1], now, now,
-                )
-                for d in drafts
-            ],
-        )  # fmt: skip
+            [(*a.article, path, now, now) for a, path in articles.values()],
+        )
         if replace:
             await db.executemany(
                 "DELETE FROM article_topics WHERE article_id = "
@@ -351,38 +328,24 @@ class Store:
                 "DELETE FROM related WHERE article_id = (SELECT id FROM articles WHERE url = ?)",
                 [(url,) for url in replace],
             )
-        topics = {topic_key(t): t for d in drafts for t in d.topics}
+        topics = [row for a, _ in articles.values() for row in a.topics]
         await db.executemany(
             "INSERT INTO topics (key, name) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
-            list(topics.items()),
+            list({key: spelling for _, key, _, spelling, _, _ in topics}.items()),
         )
         await db.executemany(
             "INSERT INTO article_topics "
             "(article_id, topic_id, position, spelling, published_at, quality) "
             "VALUES ((SELECT id FROM articles WHERE url = ?), "
             "(SELECT id FROM topics WHERE key = ?), ?, ?, ?, ?)",
-            [
-                (d.url, topic_key(t), position, t, format_time(d.published_at), d.quality)
-                for d in drafts
-                for position, t in enumerate(d.topics)
-            ],
+            topics,
         )
         await db.executemany(
             "INSERT INTO related (article_id, position, title, url, excerpt, published_at, "
             "provider, quality, type, amp_url, cdn_amp_url, images) VALUES ("
             "(SELECT id FROM articles WHERE url = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    d.url, position, r.title, r.url, r.excerpt,
-                    format_time(r.published_at) if r.published_at else None,
-                    json.dumps({"name": r.provider.name, "domain": r.provider.domain})
-                    if r.provider else None,
-                    r.quality, r.type, r.amp_url, r.cdn_amp_url, _images_json(r.images),
-                )
-                for d in drafts
-                for position, r in enumerate(d.related)
-            ],
-        )  # fmt: skip
+            [row for a, _ in articles.values() for row in a.related],
+        )
 
     # -- reading articles -----------------------------------------------------------------
 
