@@ -415,3 +415,47 @@ async def test_a_search_of_only_very_common_words_lists_the_newest_first(
     assert [a.title.split(" the")[0] for a in page.articles] == [
         f"The report {n}" for n in range(5, 0, -1)
     ]
+
+
+_SPELLINGS = st.sampled_from(["AI", "ai", "Ai", "Space", "space", "Climate"])
+_ARTICLES = st.tuples(
+    st.integers(1, 6), st.lists(_SPELLINGS, max_size=3), st.none() | st.integers(0, 100)
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(_ARTICLES, max_size=6), min_size=1, max_size=4))
+async def test_kept_topic_counts_names_and_quality_counts_match_the_rows(
+    tmp_path_factory: pytest.TempPathFactory, batches: list[list[tuple[int, list[str], int | None]]]
+) -> None:
+    path = tmp_path_factory.mktemp("counts") / "newsbot.db"
+    async with await Store.open(path) as store:
+        for batch in batches:  # updates, the same article twice in a batch, spellings shifting
+            await save(store, *[draft(n, topics=t, quality=q) for n, t, q in batch])
+    db = sqlite3.connect(path)
+
+    def rows(sql: str) -> set[tuple[object, ...]]:
+        return set(db.execute(sql).fetchall())
+
+    assert rows("SELECT id, article_count FROM topics WHERE article_count != 0") == rows(
+        "SELECT topic_id, count(*) FROM article_topics GROUP BY topic_id"
+    )
+    assert rows("SELECT topic_id, spelling, uses FROM topic_spellings") == rows(
+        "SELECT topic_id, spelling, count(*) FROM article_topics GROUP BY topic_id, spelling"
+    )
+    spellings: dict[object, list[tuple[int, str]]] = {}
+    for topic_id, spelling, uses in rows("SELECT topic_id, spelling, uses FROM topic_spellings"):
+        spellings.setdefault(topic_id, []).append((-int(uses), str(spelling)))  # type: ignore[call-overload]
+    assert dict(rows("SELECT id, name FROM topics WHERE article_count > 0")) == {
+        topic_id: min(used)[1] for topic_id, used in spellings.items()
+    }  # the most used spelling, ties alphabetical
+    assert rows(
+        "SELECT topic_id, quality, article_count FROM topic_quality_counts WHERE article_count"
+    ) == rows(
+        "SELECT topic_id, quality, count(*) FROM article_topics WHERE quality IS NOT NULL "
+        "GROUP BY topic_id, quality"
+    )
+    assert rows("SELECT quality, article_count FROM quality_counts WHERE article_count") == rows(
+        "SELECT quality, count(*) FROM articles WHERE quality IS NOT NULL GROUP BY quality"
+    )
+    db.close()

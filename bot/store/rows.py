@@ -69,9 +69,12 @@ def article_rows(draft: ArticleDraft) -> ArticleRows:
         draft.provider.domain, images_json(draft.images), draft.secured,
         json.dumps(draft.extra) if draft.extra else "{}", draft.body,
     )  # fmt: skip
+    keys: dict[str, str] = {}
+    for topic in draft.topics:  # one row per topic: "AI" and "ai" are one, spelled first-seen
+        keys.setdefault(topic_key(topic), topic)
     topics = tuple(
-        (url, topic_key(topic), position, topic, published_at, draft.quality)
-        for position, topic in enumerate(draft.topics)
+        (url, key, position, spelling, published_at, draft.quality)
+        for position, (key, spelling) in enumerate(keys.items())
     )
     related = tuple(
         (

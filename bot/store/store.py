@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -340,11 +341,49 @@ class Store:
             "(SELECT id FROM topics WHERE key = ?), ?, ?, ?, ?)",
             topics,
         )
+        await self._count_topics(topics)
         await db.executemany(
             "INSERT INTO related (article_id, position, title, url, excerpt, published_at, "
             "provider, quality, type, amp_url, cdn_amp_url, images) VALUES ("
             "(SELECT id FROM articles WHERE url = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [row for a, _ in articles.values() for row in a.related],
+        )
+
+    async def _count_topics(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Add newly inserted article topics (``TOPIC_COLUMNS`` rows) to the kept counts.
+
+        One statement per topic, spelling or (topic, quality) of the batch instead of four
+        trigger statements per row (migration 0005); deletes still count by trigger.
+        """
+        topics: Counter[str] = Counter()
+        spellings: Counter[tuple[str, str]] = Counter()
+        qualities: Counter[tuple[str, int]] = Counter()
+        for _, key, _, spelling, _, quality in rows:
+            topics[key] += 1
+            spellings[key, spelling] += 1
+            if quality is not None:
+                qualities[key, quality] += 1
+        db = self._db
+        await db.executemany(
+            "UPDATE topics SET article_count = article_count + ? WHERE key = ?",
+            [(count, key) for key, count in topics.items()],
+        )
+        await db.executemany(
+            "INSERT INTO topic_spellings (topic_id, spelling, uses) "
+            "VALUES ((SELECT id FROM topics WHERE key = ?), ?, ?) "
+            "ON CONFLICT (topic_id, spelling) DO UPDATE SET uses = uses + excluded.uses",
+            [(key, spelling, uses) for (key, spelling), uses in spellings.items()],
+        )
+        await db.executemany(  # the displayed name: the most used spelling, ties alphabetical
+            "UPDATE topics SET name = (SELECT spelling FROM topic_spellings "
+            "WHERE topic_id = topics.id ORDER BY uses DESC, spelling LIMIT 1) WHERE key = ?",
+            [(key,) for key in topics],
+        )
+        await db.executemany(
+            "INSERT INTO topic_quality_counts (topic_id, quality, article_count) "
+            "VALUES ((SELECT id FROM topics WHERE key = ?), ?, ?) ON CONFLICT (topic_id, quality) "
+            "DO UPDATE SET article_count = article_count + excluded.article_count",
+            [(key, quality, count) for (key, quality), count in qualities.items()],
         )
 
     # -- reading articles -----------------------------------------------------------------
