@@ -109,14 +109,28 @@ class SafeLoader(_BaseSafeLoader):
         """Do nothing: there are no path resolvers to ascend."""
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
-        """Resolve a node's tag as ``Resolver.resolve`` does, without path resolvers."""
+        """Resolve a node's tag as ``Resolver.resolve`` does, without path resolvers.
+
+        A plain scalar's tag depends on its text alone, and field names and small numbers
+        repeat in every file: their tags are remembered (up to ``_RESOLVED_LIMIT`` texts).
+        """
         if kind is ScalarNode:
             if implicit[0]:
-                for tag, regexp in _IMPLICIT.get(value[:1], ()):
-                    if regexp.match(value):
-                        return tag
+                tag = _RESOLVED.get(value)
+                if tag is None:
+                    tag = _implicit_tag(value)
+                    if len(_RESOLVED) < _RESOLVED_LIMIT:
+                        _RESOLVED[value] = tag
+                return tag
             return _STR
         return _SEQ if kind is SequenceNode else _MAP
+
+
+def _implicit_tag(value: str) -> str:
+    for tag, regexp in _IMPLICIT.get(value[:1], ()):
+        if regexp.match(value):
+            return tag
+    return _STR
 
 
 _IMPLICIT: dict[str, list[tuple[str, re.Pattern[str]]]] = {
@@ -124,6 +138,8 @@ _IMPLICIT: dict[str, list[tuple[str, re.Pattern[str]]]] = {
     for first, resolvers in _BaseSafeLoader.yaml_implicit_resolvers.items()
     if first is not None
 }
+_RESOLVED: dict[str, str] = {}
+_RESOLVED_LIMIT = 4096
 _KNOWN_FIELDS = frozenset(
     {
         "title", "excerpt", "category", "type", "originalUrl", "webUrl", "publishedDateTime",

@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from json.encoder import encode_basestring_ascii as _quote  # json.dumps's quoting
 from typing import Any, NamedTuple
 
-from bot.articles import ArticleDraft, Image, topic_key
+from bot.articles import ArticleDraft, Image, Provider, topic_key
 
 # The columns of each row, in the order the store's statements bind them.
 ARTICLE_COLUMNS = (
@@ -49,15 +50,25 @@ def format_time(moment: datetime) -> str:
 
 
 def images_json(images: Sequence[Image]) -> str:
-    """Return images as the JSON list the store keeps (the article file's own keys)."""
-    if not images:
-        return "[]"
-    return json.dumps(
-        [
-            {"url": i.url, "width": i.width, "height": i.height, "isCached": i.is_cached}
-            for i in images
-        ]
-    )
+    """Return images as the JSON list the store keeps, with the article file's own keys.
+
+    The same text as ``json.dumps`` of the dicts, written out directly: ``json.dumps``
+    costs ~2 microseconds a call in set-up alone, and a seed-shaped article needs ten.
+    """
+    return "[" + ", ".join(
+        f'{{"url": {_quote(i.url)}, "width": {_number(i.width)}, '
+        f'"height": {_number(i.height)}, "isCached": {"true" if i.is_cached else "false"}}}'
+        for i in images
+    ) + "]"  # fmt: skip
+
+
+def provider_json(provider: Provider) -> str:
+    """Return a provider as JSON ``{"name": ..., "domain": ...}`` (``json.dumps``'s text)."""
+    return f'{{"name": {_quote(provider.name)}, "domain": {_quote(provider.domain)}}}'
+
+
+def _number(value: int | None) -> str:
+    return "null" if value is None else str(int(value))
 
 
 def article_rows(draft: ArticleDraft) -> ArticleRows:
@@ -80,8 +91,7 @@ def article_rows(draft: ArticleDraft) -> ArticleRows:
         (
             url, position, r.title, r.url, r.excerpt,
             format_time(r.published_at) if r.published_at else None,
-            json.dumps({"name": r.provider.name, "domain": r.provider.domain})
-            if r.provider else None,
+            provider_json(r.provider) if r.provider else None,
             r.quality, r.type, r.amp_url, r.cdn_amp_url, images_json(r.images),
         )
         for position, r in enumerate(draft.related)
