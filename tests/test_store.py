@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from dataclasses import replace
 from pathlib import Path
@@ -459,3 +460,16 @@ async def test_kept_topic_counts_names_and_quality_counts_match_the_rows(
         "SELECT quality, count(*) FROM articles WHERE quality IS NOT NULL GROUP BY quality"
     )
     db.close()
+
+
+async def test_two_processes_saving_the_same_articles_at_once_never_fail_or_duplicate(
+    tmp_path: Path,
+) -> None:
+    # Two stores on one file stand for the bot's rescan and a `newsbot load` at the same time.
+    path = tmp_path / "newsbot.db"
+    async with await Store.open(path) as first, await Store.open(path) as second:
+        batch = [(draft(n, topics=["AI", "Space"]), None) for n in range(1, 4)]
+        outcomes = await asyncio.gather(first.save_articles(batch), second.save_articles(batch))
+        assert sorted(o.status for run in outcomes for o in run) == ["added"] * 3 + ["updated"] * 3
+        assert await first.article_count() == 3
+        assert {t.name: t.count for t in await second.topics()} == {"AI": 3, "Space": 3}

@@ -250,20 +250,20 @@ class Store:
             (item if isinstance(item, ArticleRows) else article_rows(item), source)
             for item, source in items
         ]
-        known = await self._known_articles([article.url for article, _ in rows])
-        outcomes: list[SaveOutcome] = []
-        latest: dict[str, tuple[ArticleRows, str | None]] = {}
-        for article, source in rows:
-            url, path = article.url, source.path if source else None
-            previous = latest.get(url)
-            other = previous[1] if previous is not None else known.get(url, (0, None))[1]
-            status: Literal["added", "updated"] = (
-                "updated" if previous is not None or url in known else "added"
-            )
-            duplicate_of = other if other is not None and other != path else None
-            outcomes.append(SaveOutcome(url, status, duplicate_of))
-            latest[url] = (article, path)
-        async with self._transaction():
+        async with self._transaction():  # what is known is read under the write lock
+            known = await self._known_articles([article.url for article, _ in rows])
+            outcomes: list[SaveOutcome] = []
+            latest: dict[str, tuple[ArticleRows, str | None]] = {}
+            for article, source in rows:
+                url, path = article.url, source.path if source else None
+                previous = latest.get(url)
+                other = previous[1] if previous is not None else known.get(url, (0, None))[1]
+                status: Literal["added", "updated"] = (
+                    "updated" if previous is not None or url in known else "added"
+                )
+                duplicate_of = other if other is not None and other != path else None
+                outcomes.append(SaveOutcome(url, status, duplicate_of))
+                latest[url] = (article, path)
             await self._write_articles(latest, now, [url for url in latest if url in known])
             await self._db.executemany(
                 "INSERT INTO source_files (path, size, mtime_ns, digest, url) "
