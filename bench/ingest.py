@@ -37,7 +37,7 @@ from typing import Any
 
 import yaml
 
-from bot.loader import LoadReport, load_articles
+from bot.loader import BATCH_SIZE, CHUNK_SIZE, LoadReport, ParsedFile, load_articles, parse_files
 from bot.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -238,6 +238,29 @@ def timed_load(db: Path, corpus: Path, workers: int, expect: str, files: int) ->
     return seconds
 
 
+def parse_stage(paths: list[Path]) -> float:
+    """Run the loader's parsing alone (read, YAML, validate, rows) as a worker does; seconds."""
+    names = [str(path) for path in paths]
+    started = time.perf_counter()
+    for start in range(0, len(names), CHUNK_SIZE):
+        parse_files(names[start : start + CHUNK_SIZE])  # results dropped, as after pickling
+    return time.perf_counter() - started
+
+
+def store_stage(db: Path, parsed: list[ParsedFile]) -> float:
+    """Save already parsed articles in the loader's batches into a new database; seconds."""
+
+    async def run() -> float:
+        async with await Store.open(db) as store:
+            started = time.perf_counter()
+            for start in range(0, len(parsed), BATCH_SIZE):
+                batch = parsed[start : start + BATCH_SIZE]
+                await store.save_articles([(p.article, p.source) for p in batch if p.article])
+            return time.perf_counter() - started
+
+    return asyncio.run(run())
+
+
 def fresh_db(workdir: Path, name: str) -> Path:
     """Return the path of a database file that does not exist yet."""
     for suffix in ("", "-wal", "-shm"):
@@ -276,8 +299,20 @@ def machine() -> dict[str, object]:
     }
 
 
+def stages(paths: list[Path], workdir: Path, repeat: int) -> tuple[Result, Result]:
+    """Time the loader's two stages alone, on the calling thread's core."""
+    n = len(paths)
+    parse = best_of(repeat, "stage: parse alone, 1 core", n, lambda _: parse_stage(paths))
+    parsed = parse_files([str(path) for path in paths])
+    store = best_of(
+        repeat, "stage: store alone, 1 core", n,
+        lambda _: store_stage(fresh_db(workdir, "stage.db"), parsed),
+    )  # fmt: skip
+    return parse, store
+
+
 def measure(corpus: Path, paths: list[Path], workdir: Path, repeat: int) -> list[Result]:
-    """Take the five measurements, in order, each the best of ``repeat`` runs."""
+    """Take the seven measurements, in order, each the best of ``repeat`` runs."""
     n = len(paths)
 
     def pinned_load(_: int) -> float:
@@ -286,6 +321,7 @@ def measure(corpus: Path, paths: list[Path], workdir: Path, repeat: int) -> list
 
     with one_core():
         bare = best_of(repeat, "bare CSafeLoader parse, 1 core", n, lambda _: bare_parse(paths))
+        parse, store = stages(paths, workdir, repeat)
     one = best_of(repeat, "full load, 1 core", n, pinned_load)
     # Affinity is restored here, so the spawned pool workers may run on every core.
     two = best_of(
@@ -299,7 +335,7 @@ def measure(corpus: Path, paths: list[Path], workdir: Path, repeat: int) -> list
     cli = best_of(
         1, "CLI `python -m bot load` (incl. start-up)", n, lambda _: cli_load(workdir, corpus)
     )
-    return [bare, one, two, rerun, cli]
+    return [bare, parse, store, one, two, rerun, cli]
 
 
 def main() -> int:
@@ -324,7 +360,9 @@ def main() -> int:
         paths = write_corpus(corpus, args.files, args.seed)
         size = sum(path.stat().st_size for path in paths)
         started, machine_before, own_before = time.time(), machine_cpu_seconds(), cpu_seconds()
-        bare, one, two, rerun, _ = results = measure(corpus, paths, workdir, args.repeat)
+        bare, parse, store, one, two, rerun, _ = results = measure(
+            corpus, paths, workdir, args.repeat
+        )
         others = machine_cpu_seconds() - machine_before - (cpu_seconds() - own_before)
         elapsed = time.time() - started
     finally:
@@ -349,6 +387,11 @@ def main() -> int:
             for x in results
         ],
         "targets": [{"target": t, "ratio": round(v, 3), "met": met} for t, v, met in targets],
+        "stages": {  # times as multiples of the bare parse's time, and what they allow
+            "parse": round(parse.seconds / bare.seconds, 3),
+            "store": round(store.seconds / bare.seconds, 3),
+            "one_core_bound": round(bare.seconds / (parse.seconds + store.seconds), 3),
+        },
     }  # fmt: skip
     print_report(figures)
     if args.json:
@@ -381,7 +424,13 @@ def print_report(figures: dict[str, Any]) -> None:
     for x in figures["results"]:
         print(f"{x['name']:<44}{x['seconds']:>9.2f}{x['cpu_seconds']:>8.2f}{x['rate']:>12,.0f}"
               f"{x['vs_bare']:>8.2f}")  # fmt: skip
-    print()
+    stages = figures["stages"]
+    print(
+        f"\nstages, as multiples of the bare parse's time: parse {stages['parse']:.2f} + store "
+        f"{stages['store']:.2f} = {stages['parse'] + stages['store']:.2f}, so a load on one core"
+        f"\ncan reach at most {stages['one_core_bound']:.2f} of the bare rate "
+        "(on one core the stages' times add up)\n"
+    )
     for target in figures["targets"]:
         verdict = "PASS" if target["met"] else "FAIL"
         print(f"{target['target']:<44}{target['ratio']:>9.2f}  {verdict}")
