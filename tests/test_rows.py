@@ -45,7 +45,9 @@ def test_a_provider_is_kept_as_json(provider: Provider) -> None:
 
 
 @given(_MOMENTS, _MOMENTS)
-def test_stored_times_are_utc_fixed_width_and_sort_as_time(first: datetime, second: datetime) -> None:
+def test_stored_times_are_utc_fixed_width_and_sort_as_time(
+    first: datetime, second: datetime
+) -> None:
     a, b = format_time(first), format_time(second)
     assert len(a) == len("2026-11-26T05:31:38.000000Z") and a.endswith("Z")
     assert datetime.fromisoformat(a) == first
