@@ -443,7 +443,7 @@ class Store:
         """Return a topic's articles, newest first, optionally of at least ``min_quality``."""
         where = "topic_id = (SELECT id FROM topics WHERE key = ?)"
         params: list[Any] = [topic_key(topic)]
-        # Totals come from the counts the triggers keep, not from counting rows.
+        # Totals come from the kept counts (migrations 0004, 0005), not from counting rows.
         total = "SELECT coalesce(sum(article_count), 0) FROM topics WHERE key = ?"
         if min_quality is not None:
             where += " AND quality >= ?"
