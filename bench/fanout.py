@@ -30,18 +30,16 @@ import json
 import logging
 import math
 import os
-import platform
 import pstats
 import re
 import shlex
-import sqlite3
 import sys
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -51,6 +49,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # for tests.fake_discord and tests.factories
 
 import discord  # noqa: E402
+from machine import describe  # noqa: E402
 
 from bot.articles import Article  # noqa: E402
 from bot.chat.bot import NewsBot  # noqa: E402
@@ -437,7 +436,11 @@ async def measure(
         "messages/s",
         file=sys.stderr, flush=True,
     )  # fmt: skip
-    info = machine()  # the load average just before the runs
+    info = describe(  # the load average just before the runs
+        **{"discord.py": discord.__version__},
+        aiohttp=version("aiohttp"),
+        aiosqlite=version("aiosqlite"),
+    )
     profiler = cProfile.Profile() if args.profile else None
     timed: list[RunFigures] = []
     for number in range(1, runs + 1):
@@ -466,25 +469,6 @@ async def measure(
 
 
 # -- report -------------------------------------------------------------------------------
-
-
-def machine() -> dict[str, Any]:
-    """Describe the machine and the libraries the figures depend on."""
-    cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-    model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.MULTILINE)
-    return {
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "platform": platform.platform(),
-        "cpu": model.group(1).strip() if model else platform.processor() or "unknown",
-        "cores": os.cpu_count(),
-        "cores_allowed": len(os.sched_getaffinity(0)),
-        "load_average": [round(x, 2) for x in os.getloadavg()],
-        "python": platform.python_version(),
-        "discord.py": discord.__version__,
-        "aiohttp": version("aiohttp"),
-        "aiosqlite": version("aiosqlite"),
-        "sqlite": sqlite3.sqlite_version,
-    }
 
 
 def _verdict(met: bool) -> str:

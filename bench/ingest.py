@@ -18,12 +18,10 @@ import itertools
 import json
 import operator
 import os
-import platform
 import random
 import re
 import resource
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -36,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from machine import describe
 
 from bot.loader import BATCH_SIZE, CHUNK_SIZE, LoadReport, ParsedFile, load_articles, parse_files
 from bot.store import Store
@@ -280,25 +279,6 @@ def cli_load(workdir: Path, corpus: Path) -> float:
 # -- report -------------------------------------------------------------------------------
 
 
-def machine() -> dict[str, object]:
-    """Describe the machine and the libraries the figures depend on."""
-    cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-    model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.MULTILINE)
-    meminfo = Path("/proc/meminfo").read_text(encoding="utf-8", errors="replace")
-    memory = re.search(r"^MemTotal:\s*(\d+) kB", meminfo, re.MULTILINE)
-    return {
-        "platform": platform.platform(),
-        "cpu": model.group(1).strip() if model else platform.processor() or "unknown",
-        "cores": os.cpu_count(),
-        "cores_allowed": len(os.sched_getaffinity(0)),
-        "ram_gib": round(int(memory.group(1)) / 2**20, 1) if memory else None,
-        "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version,
-        "pyyaml": yaml.__version__,
-        "libyaml": bool(yaml.__with_libyaml__),
-    }
-
-
 def stages(paths: list[Path], workdir: Path, repeat: int) -> tuple[Result, Result]:
     """Time the loader's two stages alone, on the calling thread's core."""
     n = len(paths)
@@ -376,7 +356,7 @@ def main() -> int:
     }
     targets = [(label, ratio, test(ratio, bound)) for label, (ratio, test, bound) in ratios.items()]
     figures = {
-        "machine": machine(),
+        "machine": describe(pyyaml=yaml.__version__, libyaml=bool(yaml.__with_libyaml__)),
         "corpus": {"files": args.files, "seed": args.seed, "bytes": size, "seed_bytes": seed_size},
         "repeat": args.repeat,
         "measuring_seconds": round(elapsed, 1),

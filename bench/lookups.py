@@ -24,7 +24,6 @@ import itertools
 import json
 import math
 import os
-import platform
 import random
 import re
 import signal
@@ -38,6 +37,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from machine import describe
 
 from bot.articles import ArticlePage, is_web_url, topic_key, url_host
 from bot.store import Store
@@ -1040,25 +1041,6 @@ async def memory_run(
 # -- report -------------------------------------------------------------------------------
 
 
-def machine() -> dict[str, Any]:
-    """Describe the machine and the libraries the figures depend on."""
-    cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-    model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.MULTILINE)
-    meminfo = Path("/proc/meminfo").read_text(encoding="utf-8", errors="replace")
-    memory = re.search(r"^MemTotal:\s*(\d+) kB", meminfo, re.MULTILINE)
-    return {
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "platform": platform.platform(),
-        "cpu": model.group(1).strip() if model else platform.processor() or "unknown",
-        "cores": os.cpu_count(),
-        "cores_allowed": len(os.sched_getaffinity(0)),
-        "ram_gib": round(int(memory.group(1)) / 2**20, 1) if memory else None,
-        "load_average": [round(x, 2) for x in os.getloadavg()],
-        "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version,
-    }
-
-
 def _verdict(met: bool) -> str:
     return "PASS" if met else "FAIL"
 
@@ -1163,7 +1145,7 @@ def main() -> int:
                 print(f"newsbot run, data dir {data_dir}...", file=sys.stderr, flush=True)
                 memory.append(asyncio.run(memory_run(db, data_dir, plan)))
     figures = {
-        "machine": machine(),
+        "machine": describe(),
         "database": {"path": str(db), "bytes": db.stat().st_size, "built_now": built_now,
                      "build": record},
         "queries": args.queries,
