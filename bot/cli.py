@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import shutil
 import sys
 import time
@@ -28,6 +29,7 @@ from bot.posting import Poster, owns_guild_for
 from bot.store import Store
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
+EXIT_PIPE_CLOSED = 141  # as for a process that SIGPIPE ended: `newsbot topics | head`
 
 log = logging.getLogger("newsbot")
 
@@ -133,6 +135,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("newsbot: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader of our output has all it wanted
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the exit's flush of stdout cannot fail too
+        return EXIT_PIPE_CLOSED
 
 
 async def _run(args: argparse.Namespace, settings: Settings) -> int:

@@ -244,3 +244,22 @@ def test_post_dry_run_lists_what_the_next_run_would_post(
 def test_post_without_dry_run_is_a_usage_error() -> None:
     result = run("post")
     assert result.returncode == 2 and "--dry-run" in result.stderr
+
+
+def test_output_cut_short_by_a_pipe_ends_quietly(tmp_path: Path) -> None:
+    # `newsbot topics | head`: more topics than a pipe holds, and a reader that stops early.
+    folder = tmp_path / "many"
+    for n in range(120):
+        topics = [f"Topic {n:03d}-{k:02d} with a long enough name" for k in range(40)]
+        write_article(folder, f"{n:03d}.md", n, topics=topics)
+    assert run("--db", str(tmp_path / "n.db"), "load", str(folder)).returncode == 0
+    command = [sys.executable, "-m", "bot", "--db", str(tmp_path / "n.db"), "topics"]
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env) as cli:
+        assert cli.stdout is not None and cli.stderr is not None
+        assert cli.stdout.readline().split() == [b"TOPIC", b"ARTICLES"]
+        cli.stdout.close()
+        errors = cli.stderr.read().decode()
+        status = cli.wait(timeout=60)
+    assert "Traceback" not in errors and "Exception" not in errors, errors
+    assert status == 141
