@@ -75,14 +75,15 @@ class LoadReport:
     def summary(self) -> str:
         """Return the one-line summary a person reads after a load."""
         line = (
-            f"{self.files:,} files in {self.seconds:.2f} s: {self.added:,} added, "
+            f"{self.files:,} file{'' if self.files == 1 else 's'} in {self.seconds:.2f} s: "
+            f"{self.added:,} added, "
             f"{self.updated:,} updated, {self.unchanged:,} unchanged, "
             f"{len(self.rejected):,} rejected"
         )
         if self.duplicates:
             line += f", {len(self.duplicates):,} duplicates"
         if self.skipped:
-            line += f" ({self.skipped:,} other files skipped)"
+            line += f" ({self.skipped:,} other file{'' if self.skipped == 1 else 's'} skipped)"
         return line
 
     def as_json(self) -> dict[str, object]:
@@ -139,17 +140,32 @@ def find_article_files(paths: Iterable[Path]) -> tuple[list[str], int]:
     return sorted(found, key=lambda file: file.split(os.sep)), skipped  # as Paths sort
 
 
-def _walk(directory: str) -> Iterator[tuple[str, bool]]:
+def _walk(directory: str, seen: set[tuple[int, int]] | None = None) -> Iterator[tuple[str, bool]]:
+    """Yield (path, is an article file) under ``directory``, each directory once.
+
+    Symbolic links are followed, but a directory reached again (a link back up the tree, or
+    two links to one place) is not walked twice.
+    """
+    seen = set() if seen is None else seen
     try:
+        info = os.stat(directory)
         entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
     except OSError:
         return
+    if (info.st_dev, info.st_ino) in seen:
+        return
+    seen.add((info.st_dev, info.st_ino))
     for entry in entries:
         if entry.name.startswith("."):
             continue
-        if entry.is_dir(follow_symlinks=True):
-            yield from _walk(entry.path)
-        elif entry.is_file(follow_symlinks=True):
+        try:
+            is_dir = entry.is_dir(follow_symlinks=True)
+            is_file = not is_dir and entry.is_file(follow_symlinks=True)
+        except OSError:  # a link that cannot be followed
+            continue
+        if is_dir:
+            yield from _walk(entry.path, seen)
+        elif is_file:
             yield entry.path, os.path.splitext(entry.name)[1].lower() in ARTICLE_SUFFIXES
 
 

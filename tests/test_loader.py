@@ -35,6 +35,18 @@ async def test_a_directory_is_loaded_recursively_skipping_hidden_and_other_files
     assert await store.article_count() == 3
 
 
+async def test_linked_directories_are_followed_once_and_a_link_loop_ends(
+    store: Store, articles_dir: Path
+) -> None:
+    write_article(articles_dir, "world/a.md", 1)
+    write_article(articles_dir, "tech/b.md", 2)
+    (articles_dir / "world" / "up").symlink_to("..")  # a loop back to the top
+    (articles_dir / "also-tech").symlink_to("tech")  # a second way into one folder
+    (articles_dir / "gone").symlink_to("nowhere")  # a dangling link
+    report = await load_articles(store, [articles_dir])
+    assert (report.added, report.files, report.duplicates, report.rejected) == (2, 2, [], [])
+
+
 async def test_a_file_named_directly_is_always_read(store: Store, articles_dir: Path) -> None:
     odd = articles_dir / "article.yaml"
     odd.write_text(article_text(1))
