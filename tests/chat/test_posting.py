@@ -142,6 +142,27 @@ async def test_a_server_error_is_retried_without_doubling(world: World) -> None:
     assert len(titles(world, world.home.channel)) == 3
 
 
+async def test_a_server_error_that_outlasts_the_retries_is_sent_again_next_run(
+    world: World,
+) -> None:
+    # 503 is not among the statuses discord.py retries, so it raises at once, as it does
+    # for a 500 after its five tries.
+    await subscribe(world)
+    world.fake.inject_fault("POST", MESSAGES, status=503, code=0, message="Unavailable", times=None)
+    first = await world.bot.poster.run()
+    assert first.posted == 0 and titles(world, world.home.channel) == []
+    assert first.channels[0].skipped is not None and "retried next run" in first.channels[0].skipped
+    (waiting,) = await world.store.outbox()
+    (subscription,) = await world.store.subscriptions(world.home.guild.id)
+    assert subscription.paused_reason is None  # Discord's trouble, not the channel's
+    world.fake.clear_faults()
+    second = await world.bot.poster.run()
+    sent = titles(world, world.home.channel)
+    assert second.posted == 3 and len(sent) == len(set(sent)) == 3
+    assert waiting.nonce in [r.json["nonce"] for r in world.fake.find_requests("POST", MESSAGES)]
+    assert await world.store.outbox() == []
+
+
 async def test_an_article_discord_refuses_to_render_is_posted_without_the_extras(
     world: World,
 ) -> None:
