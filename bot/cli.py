@@ -23,7 +23,7 @@ from typing import TextIO
 from bot.app import run_bot
 from bot.articles import Article, ArticlePage, closest_names
 from bot.config import Settings, load_settings
-from bot.errors import NewsbotError
+from bot.errors import NewsbotError, StoreError
 from bot.loader import load_articles
 from bot.posting import Poster, owns_guild_for
 from bot.store import Store
@@ -152,15 +152,19 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
 async def _load(store: Store, args: argparse.Namespace, settings: Settings) -> int:
     paths = args.paths or [settings.data_dir]
     progress = _TerminalProgress(sys.stderr) if sys.stderr.isatty() and not args.json else None
-    report = await load_articles(
-        store,
-        paths,
-        workers=args.workers or settings.workers,
-        max_bytes=settings.max_file_bytes,
-        progress=progress,
-    )
-    if progress:
-        progress.finish()
+    try:
+        report = await load_articles(
+            store,
+            paths,
+            workers=args.workers or settings.workers,
+            max_bytes=settings.max_file_bytes,
+            progress=progress,
+        )
+    except StoreError as exc:
+        raise StoreError(f"{exc}. The files loaded before are kept: load again to finish") from exc
+    finally:
+        if progress:
+            progress.finish()
     if args.json:
         print(json.dumps(report.as_json(), indent=2))
     else:

@@ -13,6 +13,8 @@ from datetime import timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.errors import NewsbotError
+
 log = logging.getLogger(__name__)
 
 POST_JOB = "post"
@@ -63,6 +65,8 @@ def _logged(job: Callable[[], Awaitable[object]], name: str) -> Callable[[], Awa
     async def run() -> None:
         try:
             await job()
+        except NewsbotError as exc:  # a known condition (a full disk, say): its message is enough
+            log.error("%s job failed: %s; it runs again at its next interval", name, exc)
         except Exception:
             log.exception("%s job failed; it runs again at its next interval", name)
 

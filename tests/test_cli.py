@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from bot.errors import StoreError
+from bot.store import Store
 from tests.factories import article_text, write_article
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,6 +63,23 @@ def test_load_exits_1_and_names_each_rejected_file(
     )
     assert "1 added, 0 updated, 0 unchanged, 1 rejected" in captured.out
     assert main(["--db", "x.db", "topics"]) == 0  # the good file is stored
+
+
+def test_a_database_that_cannot_take_the_write_exits_2_with_one_line(
+    articles_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_article(articles_dir, "a.md", 1)
+
+    async def disk_full(*args: object) -> None:
+        raise StoreError("cannot write to x.db: database or disk is full")
+
+    monkeypatch.setattr(Store, "save_articles", disk_full)
+    assert main(["--db", "x.db", "load", str(articles_dir)]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "newsbot: cannot write to x.db: database or disk is full. "
+        "The files loaded before are kept: load again to finish\n"
+    )
 
 
 def test_load_json_report(articles_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:

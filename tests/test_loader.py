@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import UsageError
+from bot.errors import StoreError, UsageError
 from bot.loader import load_articles
 from bot.store import Store
 from tests.factories import article_text, write_article
@@ -216,3 +216,25 @@ async def test_a_load_killed_midway_is_finished_by_the_next_run_without_duplicat
         "(SELECT count(*) FROM article_topics WHERE topic_id = t.id)"
     ).fetchone() == (0,)
     connection.close()
+
+
+async def test_a_full_disk_stops_the_load_with_a_clear_error_and_a_rerun_finishes(
+    store: Store, articles_dir: Path
+) -> None:
+    for n in range(1500):
+        write_article(articles_dir, f"{n // 100}/{n}.md", n)
+    # SQLite's page cap stands in for a full disk: the same SQLITE_FULL error.
+    pages = (await store._db.execute_fetchall("PRAGMA page_count"))[0][0]
+    await store._db.execute(f"PRAGMA max_page_count = {pages + 300}")
+    with pytest.raises(StoreError, match=r"cannot write to .*: database or disk is full"):
+        await load_articles(store, [articles_dir])
+    stored = await store.article_count()
+    assert stored % 500 == 0 and stored < 1500  # whole batches only
+    await store._db.execute("PRAGMA max_page_count = 1000000000")
+    report = await load_articles(store, [articles_dir])
+    assert (report.added, report.unchanged, report.rejected) == (1500 - stored, stored, [])
+    assert await store.article_count() == 1500
+    db = sqlite3.connect(store.path)
+    assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    db.execute("INSERT INTO articles_fts (articles_fts) VALUES ('integrity-check')")
+    db.close()

@@ -12,7 +12,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from bot.errors import NewsbotError
+from bot.errors import NewsbotError, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,11 @@ def user_message(error: BaseException) -> str | None:
     """Return the one line a person should read for ``error``, or None for a bug."""
     if isinstance(error, app_commands.CommandInvokeError):
         error = error.original
+    if isinstance(error, StoreError):  # the log has the detail; a member needs no file path
+        return (
+            "I cannot use my database right now, so nothing was changed. "
+            "The bot's admin can see why in its log; please try again later."
+        )
     if isinstance(error, NewsbotError):
         return str(error)
     if isinstance(error, app_commands.NoPrivateMessage):
@@ -70,6 +75,9 @@ async def send_ephemeral(interaction: discord.Interaction[Any], content: str) ->
 async def reply_error(interaction: discord.Interaction[Any], error: BaseException) -> None:
     """Answer a failed interaction: the reason for a user error, an apology for a bug."""
     message = user_message(error)
+    original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+    if isinstance(original, StoreError):
+        log.error("database error in an interaction (guild %s): %s", interaction.guild_id, original)
     if message is None:
         reference = secrets.token_hex(4)
         command = interaction.command.qualified_name if interaction.command else "interaction"

@@ -7,7 +7,7 @@ import json
 import sqlite3
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
@@ -186,14 +186,25 @@ class Store:
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[None]:
+        """Run the body as one write transaction: all of it is stored, or none of it.
+
+        A database that cannot take the write (disk full, read-only, locked by another
+        process past the busy timeout, damaged) raises ``StoreError`` saying so.
+        """
         async with self._writing:
-            await self._db.execute("BEGIN IMMEDIATE")
             try:
-                yield
-            except BaseException:
-                await self._db.rollback()
-                raise
-            await self._db.commit()
+                await self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield
+                    await self._db.commit()
+                except BaseException:
+                    with suppress(sqlite3.Error):  # SQLite may have rolled back already
+                        await self._db.rollback()
+                    raise
+            except sqlite3.IntegrityError:
+                raise  # newsbot's own mistake, not the database's condition
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"cannot write to {self.path}: {exc}") from exc
 
     async def _scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         row = await self._first(sql, params)

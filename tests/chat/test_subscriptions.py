@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from tests.chat.conftest import World, eventually
@@ -191,3 +193,24 @@ async def test_leaving_a_server_removes_its_subscriptions(world: World) -> None:
     await eventually(lambda: world.store.subscriptions(world.home.guild.id), lambda subs: not subs)
     assert await world.store.subscriptions(world.home.guild.id) == []
     assert len(await world.store.subscriptions(world.away.guild.id)) == 1
+
+
+async def test_a_database_that_cannot_take_writes_gets_a_plain_answer_and_changes_nothing(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    await world.store._db.execute("PRAGMA query_only = ON")  # writes now fail, as on a full disk
+    with caplog.at_level(logging.ERROR):
+        answer = await world.answer("subscribe", user=world.home.moderator, topic="AI")
+    assert answer.ephemeral
+    assert answer.content == (
+        "I cannot use my database right now, so nothing was changed. "
+        "The bot's admin can see why in its log; please try again later."
+    )
+    assert any(
+        "database error" in r.getMessage() and str(world.store.path) in r.getMessage()
+        for r in caplog.records
+    )
+    await world.store._db.execute("PRAGMA query_only = OFF")
+    assert await world.store.subscriptions(world.home.guild.id) == []
+    again = await world.answer("subscribe", user=world.home.moderator, topic="AI")
+    assert not again.ephemeral
