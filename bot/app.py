@@ -9,12 +9,13 @@ import signal
 from collections.abc import Callable
 from contextlib import suppress
 
+import aiohttp
 import discord
 import yarl
 
 from bot.chat.bot import NewsBot
 from bot.config import Settings
-from bot.errors import ConfigError
+from bot.errors import ConfigError, DiscordUnreachable
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -22,6 +23,10 @@ log = logging.getLogger(__name__)
 TOKEN_HELP = (
     "Put DISCORD_TOKEN=<your bot token> in .env (see .env.example) or in the environment; "
     "the README says where to get one."
+)
+UNREACHABLE_HELP = (
+    "check the network (and NEWSBOT_DISCORD_API if set). newsbot does not retry at start-up: "
+    "run it under a supervisor that restarts it (systemd, Docker)."
 )
 
 
@@ -50,6 +55,15 @@ async def run_bot(settings: Settings) -> int:
                 raise ConfigError(f"Discord refused DISCORD_TOKEN. {TOKEN_HELP}") from None
             except discord.PrivilegedIntentsRequired:
                 raise ConfigError("Discord refused the bot's intents.") from None
+            except discord.HTTPException as exc:  # a 5xx that outlasted discord.py's retries
+                raise DiscordUnreachable(
+                    f"Discord answered {exc.status} to the login; {UNREACHABLE_HELP}"
+                ) from None
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:  # once logged in,
+                # discord.py reconnects by itself: only the login gets here
+                raise DiscordUnreachable(
+                    f"cannot reach Discord at {discord.http.Route.BASE} ({exc}); {UNREACHABLE_HELP}"
+                ) from None
     log.info("stopped")
     return 0
 

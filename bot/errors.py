@@ -17,6 +17,10 @@ class StoreError(NewsbotError):
     """The database cannot be opened or used (wrong file, newer schema, locked, corrupt)."""
 
 
+class DiscordUnreachable(NewsbotError):
+    """``newsbot run`` could not log in: no network, or Discord not answering."""
+
+
 class UsageError(NewsbotError):
     """A command was given arguments it cannot act on (a missing path, a bad number)."""
 

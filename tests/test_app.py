@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -55,6 +56,33 @@ async def test_a_token_discord_refuses_exits_2_without_a_traceback(tmp_path: Pat
     assert process.returncode == 2
     text = stderr.decode()
     assert "newsbot: Discord refused DISCORD_TOKEN." in text
+    assert "Traceback" not in text
+
+
+async def test_discord_out_of_reach_at_start_exits_2_with_one_line(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    api = f"http://127.0.0.1:{port}/api/v10"
+    env = bot_env(tmp_path, DISCORD_TOKEN="x", NEWSBOT_DISCORD_API=api)
+    process = await run_newsbot(tmp_path, env)
+    _, stderr = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 2
+    text = stderr.decode()
+    assert f"newsbot: cannot reach Discord at {api} (Cannot connect to host" in text
+    assert "run it under a supervisor that restarts it" in text
+    assert "Traceback" not in text
+
+
+async def test_discord_failing_the_login_exits_2_with_one_line(tmp_path: Path) -> None:
+    async with FakeDiscord() as fake:
+        fake.inject_fault("GET", "/users/@me", status=503, code=0, message="Down", times=None)
+        env = bot_env(tmp_path, DISCORD_TOKEN=fake.token, **fake.env())
+        process = await run_newsbot(tmp_path, env)
+        _, stderr = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 2
+    text = stderr.decode()
+    assert "newsbot: Discord answered 503 to the login; check the network" in text
     assert "Traceback" not in text
 
 
