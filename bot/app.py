@@ -16,6 +16,7 @@ import yarl
 from bot.chat.bot import NewsBot
 from bot.config import Settings
 from bot.errors import ConfigError, DiscordUnreachable
+from bot.runlock import running_alone
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,11 @@ async def run_bot(settings: Settings) -> int:
     if not settings.discord_token:
         raise ConfigError(f"DISCORD_TOKEN is not set. {TOKEN_HELP}")
     point_discord_at(settings)
+    with running_alone(settings.db_path, settings.shard_ids):
+        return await _serve(settings, settings.discord_token)
+
+
+async def _serve(settings: Settings, token: str) -> int:
     async with await Store.open(settings.db_path) as store:
         bot = NewsBot(store, settings)
         report = await bot.rescan()
@@ -50,7 +56,7 @@ async def run_bot(settings: Settings) -> int:
         async with bot:
             stop_on_signals(bot)
             try:
-                await bot.start(settings.discord_token)
+                await bot.start(token)
             except discord.LoginFailure:
                 raise ConfigError(f"Discord refused DISCORD_TOKEN. {TOKEN_HELP}") from None
             except discord.PrivilegedIntentsRequired:

@@ -17,6 +17,10 @@ class StoreError(NewsbotError):
     """The database cannot be opened or used (wrong file, newer schema, locked, corrupt)."""
 
 
+class AlreadyRunning(NewsbotError):
+    """Another ``newsbot run`` serves the same database (and shards)."""
+
+
 class DiscordUnreachable(NewsbotError):
     """``newsbot run`` could not log in: no network, or Discord not answering."""
 

@@ -122,6 +122,13 @@ async def test_newsbot_run_loads_syncs_answers_and_stops_cleanly_on_sigterm(tmp_
                 await fake.send_command(home.guild, home.channel, home.member, "news latest")
             ).response()
             assert latest.content.startswith("**Latest news (quality ≥ 60)**")  # from .env
+            second = await run_newsbot(tmp_path, env)  # started twice by mistake
+            _, refusal = await asyncio.wait_for(second.communicate(), 30)
+            assert second.returncode == 2
+            assert refusal.decode().startswith(
+                f"newsbot: another newsbot run (pid {process.pid}) is serving "
+            )
+            assert process.returncode is None  # the first one serves on
         finally:
             process.send_signal(signal.SIGTERM)
             _, stderr = await asyncio.wait_for(process.communicate(), 30)
