@@ -38,11 +38,17 @@ async def run_newsbot(tmp_path: Path, env: dict[str, str]) -> asyncio.subprocess
     )  # fmt: skip
 
 
-async def test_without_a_token_it_says_what_to_set_and_exits_2(tmp_path: Path) -> None:
-    process = await run_newsbot(tmp_path, bot_env(tmp_path))
+async def exit_of(tmp_path: Path, env: dict[str, str]) -> tuple[int | None, str]:
+    """Run ``newsbot run`` until it exits by itself; return its status and what it logged."""
+    process = await run_newsbot(tmp_path, env)
     _, stderr = await asyncio.wait_for(process.communicate(), 30)
-    assert process.returncode == 2
-    assert stderr.decode().strip() == (
+    return process.returncode, stderr.decode()
+
+
+async def test_without_a_token_it_says_what_to_set_and_exits_2(tmp_path: Path) -> None:
+    status, log = await exit_of(tmp_path, bot_env(tmp_path))
+    assert status == 2
+    assert log.strip() == (
         "newsbot: DISCORD_TOKEN is not set. Put DISCORD_TOKEN=<your bot token> in .env "
         "(see .env.example) or in the environment; the README says where to get one."
     )
@@ -51,12 +57,10 @@ async def test_without_a_token_it_says_what_to_set_and_exits_2(tmp_path: Path) -
 async def test_a_token_discord_refuses_exits_2_without_a_traceback(tmp_path: Path) -> None:
     async with FakeDiscord() as fake:
         env = bot_env(tmp_path, DISCORD_TOKEN="not-the-token", **fake.env())
-        process = await run_newsbot(tmp_path, env)
-        _, stderr = await asyncio.wait_for(process.communicate(), 30)
-    assert process.returncode == 2
-    text = stderr.decode()
-    assert "newsbot: Discord refused DISCORD_TOKEN." in text
-    assert "Traceback" not in text
+        status, log = await exit_of(tmp_path, env)
+    assert status == 2
+    assert "newsbot: Discord refused DISCORD_TOKEN." in log
+    assert "Traceback" not in log
 
 
 async def test_discord_out_of_reach_at_start_exits_2_with_one_line(tmp_path: Path) -> None:
@@ -64,35 +68,32 @@ async def test_discord_out_of_reach_at_start_exits_2_with_one_line(tmp_path: Pat
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     api = f"http://127.0.0.1:{port}/api/v10"
-    env = bot_env(tmp_path, DISCORD_TOKEN="x", NEWSBOT_DISCORD_API=api)
-    process = await run_newsbot(tmp_path, env)
-    _, stderr = await asyncio.wait_for(process.communicate(), 30)
-    assert process.returncode == 2
-    text = stderr.decode()
-    assert f"newsbot: cannot reach Discord at {api} (Cannot connect to host" in text
-    assert "run it under a supervisor that restarts it" in text
-    assert "Traceback" not in text
+    status, log = await exit_of(
+        tmp_path, bot_env(tmp_path, DISCORD_TOKEN="x", NEWSBOT_DISCORD_API=api)
+    )
+    assert status == 2
+    assert f"newsbot: cannot reach Discord at {api} (Cannot connect to host" in log
+    assert "run it under a supervisor that restarts it" in log
+    assert "Traceback" not in log
 
 
 async def test_discord_failing_the_login_exits_2_with_one_line(tmp_path: Path) -> None:
     async with FakeDiscord() as fake:
         fake.inject_fault("GET", "/users/@me", status=503, code=0, message="Down", times=None)
-        env = bot_env(tmp_path, DISCORD_TOKEN=fake.token, **fake.env())
-        process = await run_newsbot(tmp_path, env)
-        _, stderr = await asyncio.wait_for(process.communicate(), 30)
-    assert process.returncode == 2
-    text = stderr.decode()
-    assert "newsbot: Discord answered 503 to the login; check the network" in text
-    assert "Traceback" not in text
+        status, log = await exit_of(
+            tmp_path, bot_env(tmp_path, DISCORD_TOKEN=fake.token, **fake.env())
+        )
+    assert status == 2
+    assert "newsbot: Discord answered 503 to the login; check the network" in log
+    assert "Traceback" not in log
 
 
 async def test_a_bad_setting_exits_2(tmp_path: Path) -> None:
-    process = await run_newsbot(
+    status, log = await exit_of(
         tmp_path, bot_env(tmp_path, DISCORD_TOKEN="x", NEWSBOT_SHARD_IDS="0")
     )
-    _, stderr = await asyncio.wait_for(process.communicate(), 30)
-    assert process.returncode == 2
-    assert stderr.decode().strip() == "newsbot: NEWSBOT_SHARD_IDS needs NEWSBOT_SHARD_COUNT"
+    assert status == 2
+    assert log.strip() == "newsbot: NEWSBOT_SHARD_IDS needs NEWSBOT_SHARD_COUNT"
 
 
 async def test_newsbot_run_loads_syncs_answers_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
