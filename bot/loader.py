@@ -197,6 +197,8 @@ def parse_file(path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> ParsedFile:
         return ParsedFile(source, error=str(exc))
     except RecursionError:  # deeply nested YAML
         return ParsedFile(source, error="invalid YAML: nested too deeply")
+    except Exception as exc:  # a bad file never stops a load, even in a way not foreseen
+        return ParsedFile(source, error=f"cannot be parsed ({type(exc).__name__}: {exc})")
 
 
 async def load_articles(

@@ -38,6 +38,7 @@ MAX_EXCERPT_CHARS = 20_000
 MAX_TOPIC_CHARS = 100
 MAX_TOPICS = 50
 MAX_ITEMS = 100  # images or related items kept per article
+MAX_VALUES = 100_000  # values in a front matter once its aliases are expanded
 
 _FENCE = re.compile(r"^---[ \t]*\r?$", re.MULTILINE)
 _STR, _SEQ, _MAP = "tag:yaml.org,2002:str", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"
@@ -62,6 +63,8 @@ class SafeLoader(_BaseSafeLoader):
     Only the implicit resolvers PyYAML registers are used: newsbot adds no path resolvers.
     """
 
+    shares_values = False  # set when one value appears in two places (an alias) or may
+
     def get_single_data(self) -> Any:
         node = self.get_single_node()
         if node is None:
@@ -69,6 +72,7 @@ class SafeLoader(_BaseSafeLoader):
         try:
             return self._build(node, {})
         except _Fallback:
+            self.shares_values = True
             return self.construct_document(node)
 
     def _build(self, node: Node, memo: dict[int, Any]) -> Any:
@@ -83,6 +87,7 @@ class SafeLoader(_BaseSafeLoader):
         if done is _IN_PROGRESS:
             raise _Fallback  # a recursive structure
         if done is not None:
+            self.shares_values = True
             return done  # an alias: the same object, as SafeConstructor gives
         memo[id(node)] = _IN_PROGRESS
         data: Any
@@ -178,8 +183,11 @@ def split_front_matter(text: str) -> tuple[str, str]:
 
 def load_front_matter(front: str) -> dict[str, Any]:
     """Load the YAML front matter, which must be a mapping of fields."""
+    loader = SafeLoader(front)
     try:
-        fields = yaml.load(front, Loader=SafeLoader)
+        fields = loader.get_single_data()
+        if loader.shares_values:
+            _check_aliases(fields)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" at line {mark.line + 2}, column {mark.column + 1}" if mark else ""
@@ -187,11 +195,43 @@ def load_front_matter(front: str) -> dict[str, Any]:
         raise ArticleError(f"invalid YAML{where}: {problem}") from None
     except yaml.YAMLError as exc:
         raise ArticleError(f"invalid YAML: {exc}") from None
+    finally:
+        loader.dispose()
     if fields is None:
         raise ArticleError("front matter is empty")
     if not isinstance(fields, dict):
         raise ArticleError(f"front matter must be a mapping of fields, got {_kind(fields)}")
     return fields
+
+
+def _check_aliases(root: object) -> None:
+    """Refuse front matter that YAML aliases make circular, or expand past ``MAX_VALUES``.
+
+    A few lines of anchors and aliases can stand for billions of values ("billion laughs"):
+    anything that walks the fields, such as keeping unknown ones as JSON, would never end.
+    """
+    count = 0
+    ancestors: set[int] = set()
+    stack: list[tuple[object, bool]] = [(root, False)]
+    while stack:
+        value, leaving = stack.pop()
+        if leaving:
+            ancestors.discard(id(value))
+            continue
+        count += 1
+        if count > MAX_VALUES:
+            raise ArticleError(f"invalid YAML: its aliases expand to over {MAX_VALUES:,} values")
+        if isinstance(value, dict):
+            children: list[object] = [*value.keys(), *value.values()]
+        elif isinstance(value, list | tuple | set | frozenset):
+            children = list(value)
+        else:
+            continue
+        if id(value) in ancestors:
+            raise ArticleError("invalid YAML: an alias refers to a value that contains it")
+        ancestors.add(id(value))
+        stack.append((value, True))
+        stack.extend((child, False) for child in children)
 
 
 def build_draft(fields: Mapping[Any, Any], body: str = "") -> ArticleDraft:

@@ -238,3 +238,25 @@ async def test_a_full_disk_stops_the_load_with_a_clear_error_and_a_rerun_finishe
     assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     db.execute("INSERT INTO articles_fts (articles_fts) VALUES ('integrity-check')")
     db.close()
+
+
+async def test_a_file_that_breaks_the_parser_in_an_unforeseen_way_is_only_rejected(
+    store: Store, articles_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.loader
+
+    real = bot.loader.parse_article
+
+    def fragile(data: bytes, **options: int) -> object:
+        if b"number 2" in data:
+            raise ValueError("a case nobody thought of")
+        return real(data, **options)
+
+    monkeypatch.setattr(bot.loader, "parse_article", fragile)
+    for n in (1, 2, 3):
+        write_article(articles_dir, f"{n}.md", n)
+    report = await load_articles(store, [articles_dir])
+    assert report.added == 2
+    assert [r.reason for r in report.rejected] == [
+        "cannot be parsed (ValueError: a case nobody thought of)"
+    ]

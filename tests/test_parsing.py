@@ -306,3 +306,45 @@ def _assert_loads_as_pyyaml(text: str, times: int = 1) -> None:
     for _ in range(times):
         built = yaml.load(text, Loader=SafeLoader)
         assert built == expected or repr(built) == repr(expected)  # repr: .nan != .nan
+
+
+def _with_fields(*lines: str) -> bytes:
+    head = [
+        "---",
+        "title: T",
+        "originalUrl: https://example.com/t",
+        "publishedDateTime: 2026-01-01",
+    ]
+    return "\n".join([*head, *lines, "---", ""]).encode()
+
+
+def test_aliases_that_expand_to_billions_of_values_are_rejected() -> None:
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 10)]
+    with pytest.raises(ArticleError, match="invalid YAML: its aliases expand to over 100,000"):
+        parse_article(_with_fields(*lines))  # 9 ** 10 values: this never ended before
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "loop: &x [1, *x]",
+        "loop: &x {a: *x}",
+        'related: &r [{title: a, webUrl: "https://e.com/a", images: *r}]',
+    ],
+)
+def test_an_alias_inside_its_own_value_is_rejected(line: str) -> None:
+    with pytest.raises(ArticleError, match="an alias refers to a value that contains it"):
+        parse_article(_with_fields(line))
+
+
+def test_ordinary_aliases_are_fine() -> None:
+    draft = parse_article(
+        _with_fields(
+            'picture: &p {url: "https://img.example.com/1.png", width: 10}',
+            "images: [*p]",
+            'related: [{title: R, webUrl: "https://e.com/r", images: [*p]}]',
+        )
+    )
+    assert draft.images[0].url == draft.related[0].images[0].url == "https://img.example.com/1.png"
+    assert draft.extra == {"picture": {"url": "https://img.example.com/1.png", "width": 10}}
