@@ -20,9 +20,9 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from bot.articles import pickled_as_tuple
-from bot.errors import ArticleError, UsageError
+from bot.errors import ArticleError, StoreError, UsageError
 from bot.parsing import DEFAULT_MAX_BYTES, parse_article
-from bot.store import SourceFile, Store
+from bot.store import SaveOutcome, SourceFile, Store
 from bot.store.rows import ArticleRows, article_rows
 
 ARTICLE_SUFFIXES = frozenset({".md", ".markdown", ".txt"})
@@ -290,11 +290,31 @@ async def _store_batch(
         else:
             to_save.append((parsed.article, parsed.source))
     await store.touch_source_files(touched)
-    outcomes = await store.save_articles(to_save)
-    for (_, source), outcome in zip(to_save, outcomes, strict=True):
-        if outcome.status == "added":
+    for source, outcome in await _save(store, to_save):
+        if isinstance(outcome, str):
+            report.rejected.append(Rejection(source.path, outcome))
+        elif outcome.status == "added":
             report.added += 1
         else:
             report.updated += 1
-        if outcome.duplicate_of:
+        if isinstance(outcome, SaveOutcome) and outcome.duplicate_of:
             report.duplicates.append(Duplicate(source.path, outcome.duplicate_of, outcome.url))
+
+
+async def _save(
+    store: Store, items: list[tuple[ArticleRows, SourceFile]]
+) -> list[tuple[SourceFile, SaveOutcome | str]]:
+    """Save ``items`` in one transaction; if the database refuses one, save the rest alone.
+
+    Returns each file with what saving did, or the reason its article could not be stored.
+    A database that cannot take writes at all (``StoreError``) stops the load instead.
+    """
+    try:
+        outcomes = await store.save_articles(items)
+    except StoreError:
+        raise
+    except Exception as exc:  # one article the database will not take: find it
+        if len(items) == 1:
+            return [(items[0][1], f"cannot be stored ({type(exc).__name__}: {exc})")]
+        return [result for item in items for result in await _save(store, [item])]
+    return [(source, outcome) for (_, source), outcome in zip(items, outcomes, strict=True)]

@@ -39,6 +39,7 @@ MAX_TOPIC_CHARS = 100
 MAX_TOPICS = 50
 MAX_ITEMS = 100  # images or related items kept per article
 MAX_VALUES = 100_000  # values in a front matter once its aliases are expanded
+MAX_HEAT = 2**63 - 1  # the largest integer SQLite stores
 
 _FENCE = re.compile(r"^---[ \t]*\r?$", re.MULTILINE)
 _STR, _SEQ, _MAP = "tag:yaml.org,2002:str", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"
@@ -386,8 +387,10 @@ def _heat(fields: Mapping[Any, Any]) -> int | None:
     if value is None:
         return None
     number = _integer(value)
-    if number is None or number < -1:
-        raise _fail("heat", f"must be an integer, -1 for unknown, got {_kind(value)}")
+    if number is None or not -1 <= number <= MAX_HEAT:
+        raise _fail(
+            "heat", f"must be an integer from 0 to {MAX_HEAT:,}, -1 for unknown, got {_kind(value)}"
+        )
     return None if number == -1 else number
 
 

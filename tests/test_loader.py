@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.articles import ArticleDraft
 from bot.errors import StoreError, UsageError
 from bot.loader import load_articles
 from bot.store import Store
+from bot.store.rows import ARTICLE_COLUMNS, ArticleRows
 from tests.factories import article_text, write_article
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -154,6 +156,7 @@ import asyncio, sys
 from pathlib import Path
 from bot.loader import load_articles
 from bot.store import Store
+from bot.store.rows import ARTICLE_COLUMNS, ArticleRows
 
 async def main():
     store = await Store.open(sys.argv[1])
@@ -259,4 +262,32 @@ async def test_a_file_that_breaks_the_parser_in_an_unforeseen_way_is_only_reject
     assert report.added == 2
     assert [r.reason for r in report.rejected] == [
         "cannot be parsed (ValueError: a case nobody thought of)"
+    ]
+
+
+async def test_an_article_the_database_will_not_take_is_rejected_and_the_rest_stored(
+    store: Store, articles_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.loader
+
+    real = bot.loader.article_rows
+
+    def overflowing(draft: ArticleDraft) -> ArticleRows:
+        rows = real(draft)
+        if draft.title.endswith("number 2"):  # a value SQLite cannot hold slipped through
+            article = list(rows.article)
+            article[ARTICLE_COLUMNS.index("heat")] = 2**70
+            rows = rows._replace(article=tuple(article))
+        return rows
+
+    monkeypatch.setattr(bot.loader, "article_rows", overflowing)
+    for n in (1, 2, 3):
+        write_article(articles_dir, f"{n}.md", n)
+    report = await load_articles(store, [articles_dir])
+    assert report.added == 2 and await store.article_count() == 2
+    assert [(Path(r.path).name, r.reason) for r in report.rejected] == [
+        (
+            "2.md",
+            "cannot be stored (OverflowError: Python int too large to convert to SQLite INTEGER)",
+        )
     ]

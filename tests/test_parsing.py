@@ -192,6 +192,10 @@ BAD_FILES = [
     (article_text(publishedDateTime=None), "field 'publishedDateTime': is required"),
     (article_text(published="maybe"), "field 'published': must be true or false"),
     (article_text(heat="hot"), "field 'heat'"),
+    (
+        article_text(heat=2**64),
+        "field 'heat': must be an integer from 0 to 9,223,372,036,854,775,807",
+    ),
     (article_text(provider=["x"]), "field 'provider': must be a mapping"),
     (article_text(images="pic.png"), "field 'images': must be a list"),
     (article_text(related=[1, 2]), "field 'related': item 1 must be a mapping"),
