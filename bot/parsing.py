@@ -30,6 +30,7 @@ try:  # libyaml is several times faster; fall back to the pure-Python loader.
     from yaml import CSafeLoader as _BaseSafeLoader
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader as _BaseSafeLoader  # type: ignore[assignment]
+from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 DEFAULT_MAX_BYTES = 1024 * 1024
@@ -82,7 +83,16 @@ class SafeLoader(_BaseSafeLoader):
             if tag == _STR:
                 return node.value
             if tag in _PLAIN_SCALARS:
-                return self.yaml_constructors[tag](self, node)
+                try:
+                    return self.yaml_constructors[tag](self, node)
+                except (ValueError, OverflowError) as exc:  # 2026-13-45 looks like a date
+                    expected = tag.rsplit(":", 1)[1]
+                    raise ConstructorError(
+                        None,
+                        None,
+                        f"{node.value!r} is not a valid {expected}: {exc}",
+                        node.start_mark,
+                    ) from None
             raise _Fallback
         done = memo.get(id(node))
         if done is _IN_PROGRESS:
@@ -196,6 +206,8 @@ def load_front_matter(front: str) -> dict[str, Any]:
         raise ArticleError(f"invalid YAML{where}: {problem}") from None
     except yaml.YAMLError as exc:
         raise ArticleError(f"invalid YAML: {exc}") from None
+    except (ValueError, OverflowError) as exc:  # from PyYAML's own constructor, the fallback
+        raise ArticleError(f"invalid YAML value: {exc}") from None
     finally:
         loader.dispose()
     if fields is None:
@@ -347,7 +359,10 @@ def _as_datetime(value: object) -> datetime | None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is in the year 0 in UTC
+        return None
 
 
 def _required_datetime(fields: Mapping[Any, Any], name: str) -> datetime:

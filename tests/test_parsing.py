@@ -190,6 +190,15 @@ BAD_FILES = [
         "field 'publishedDateTime': must be an ISO 8601",
     ),
     (article_text(publishedDateTime=None), "field 'publishedDateTime': is required"),
+    (
+        "---\ntitle: T\noriginalUrl: https://e.com/t\npublishedDateTime: 2026-13-45\n---\n",
+        "invalid YAML at line 4, column 20: '2026-13-45' is not a valid timestamp: "
+        "month must be in 1..12",
+    ),
+    (
+        article_text(publishedDateTime="0001-01-01T00:00:00+01:00"),
+        "field 'publishedDateTime': must be an ISO 8601 date and time, got a string",
+    ),
     (article_text(published="maybe"), "field 'published': must be true or false"),
     (article_text(heat="hot"), "field 'heat'"),
     (
@@ -352,3 +361,19 @@ def test_ordinary_aliases_are_fine() -> None:
     )
     assert draft.images[0].url == draft.related[0].images[0].url == "https://img.example.com/1.png"
     assert draft.extra == {"picture": {"url": "https://img.example.com/1.png", "width": 10}}
+
+
+_TIMESTAMPISH = st.from_regex(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    r"([Tt ][0-9]{1,2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{1,2}(:[0-9]{2})?)?)?",
+    fullmatch=True,
+)
+
+
+@settings(max_examples=300)
+@given(_TIMESTAMPISH, st.sampled_from(["publishedDateTime", "extra"]))
+def test_any_date_like_value_parses_or_is_rejected_with_a_reason(value: str, field: str) -> None:
+    # YAML reads these as timestamps, so 2026-13-45 or 0001-01-01 00:00:00+01:00 come
+    # through PyYAML's date constructor, which raised ValueError and OverflowError.
+    with contextlib.suppress(ArticleError):
+        parse_article(_with_fields(f"{field}: {value}"))  # a second publishedDateTime wins
