@@ -17,7 +17,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TextIO
 
-from bot.errors import AlreadyRunning
+from bot.errors import AlreadyRunning, StoreError
 
 try:
     import fcntl
@@ -51,9 +51,10 @@ def running_alone(db_path: Path, shard_ids: Sequence[int] | None = None) -> Iter
 @contextmanager
 def _locked(path: Path, mode: int, what: str) -> Iterator[None]:
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)  # as Store.open makes the database's
         handle: TextIO = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held while inside
     except OSError as exc:
-        raise AlreadyRunning(f"cannot create the run lock {path}: {exc.strerror}") from None
+        raise StoreError(f"cannot create the run lock {path}: {exc.strerror}") from None
     with handle:
         try:
             fcntl.flock(handle, mode | fcntl.LOCK_NB)

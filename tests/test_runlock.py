@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import AlreadyRunning
+from bot.errors import AlreadyRunning, StoreError
 from bot.runlock import running_alone
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,3 +71,18 @@ def test_a_holder_killed_outright_leaves_no_lock_behind(tmp_path: Path) -> None:
         holder.wait(timeout=30)
     with running_alone(db):  # kill -9 released it
         pass
+
+
+def test_a_database_folder_that_cannot_hold_the_lock_is_named(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a folder")
+    db = tmp_path / "file" / "newsbot.db"
+    with (
+        pytest.raises(StoreError, match=r"cannot create the run lock .*/file/newsbot.db.lock"),
+        running_alone(db),
+    ):
+        pass
+
+
+def test_a_missing_database_folder_is_made_as_the_store_makes_it(tmp_path: Path) -> None:
+    with running_alone(tmp_path / "new" / "newsbot.db"):
+        assert (tmp_path / "new" / "newsbot.db.lock").is_file()
