@@ -232,7 +232,7 @@ async def load_articles(
         try:
             while pending:  # in order, so that the last of two duplicates wins
                 parsed = await pending.popleft()
-                for chunk in itertools.islice(chunks, 1):
+                if (chunk := next(chunks, None)) is not None:
                     pending.append(loop.run_in_executor(executor, parse_files, chunk, max_bytes))
                 batch.extend(parsed)
                 if len(batch) >= BATCH_SIZE:
