@@ -65,7 +65,8 @@ class SafeLoader(_BaseSafeLoader):
     Only the implicit resolvers PyYAML registers are used: newsbot adds no path resolvers.
     """
 
-    shares_values = False  # set when one value appears in two places (an alias) or may
+    # Set when a value may appear in two places: an alias, or a document PyYAML built.
+    shares_values = False
 
     def get_single_data(self) -> Any:
         node = self.get_single_node()
