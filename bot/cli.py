@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import json
 import logging
 import os
@@ -79,19 +80,24 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("providers", help="list providers with their article counts")
 
     news = commands.add_parser("news", help="newest articles on a topic")
-    news.add_argument("topic")
+    news.add_argument("topic", type=_text)
     news.add_argument("--min-quality", type=_bounded(0, 100), metavar="N")
     _add_paging(news)
 
     provider = commands.add_parser("provider", help="newest articles from a provider")
-    provider.add_argument("name", help="provider name or domain")
+    provider.add_argument("name", type=_text, help="provider name or domain")
     provider.add_argument("--min-quality", type=_bounded(0, 100), metavar="N")
     _add_paging(provider)
 
     search = commands.add_parser("search", help="full-text search, best match first")
-    search.add_argument("text", nargs="+")
+    search.add_argument("text", nargs="+", type=_text)
     _add_paging(search)
     return parser  # fmt: skip
+
+
+def _text(argument: str) -> str:
+    """Return a text argument with bytes that were not UTF-8 shown as U+FFFD."""
+    return argument.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _bounded(low: int, high: int) -> Callable[[str], int]:
@@ -114,6 +120,9 @@ def _add_paging(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit status."""
+    for stream in (sys.stdout, sys.stderr):  # a terminal that is not UTF-8 gets "?" for "…"
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="replace")
     args = build_parser().parse_args(argv)
     if args.command == "run":
         logging.basicConfig(
@@ -169,10 +178,10 @@ async def _load(store: Store, args: argparse.Namespace, settings: Settings) -> i
         print(json.dumps(report.as_json(), indent=2))
     else:
         for rejection in report.rejected:
-            print(f"{rejection.path}: {_clean(rejection.reason)}", file=sys.stderr)
+            print(f"{_clean(rejection.path)}: {_clean(rejection.reason)}", file=sys.stderr)
         for duplicate in report.duplicates:
             print(
-                f"{duplicate.path}: same article as {duplicate.same_as} ({duplicate.url})",
+                _clean(f"{duplicate.path}: same article as {duplicate.same_as} ({duplicate.url})"),
                 file=sys.stderr,
             )
         print(f"Loaded {report.summary()}.")
@@ -233,9 +242,10 @@ async def _news(store: Store, args: argparse.Namespace, settings: Settings) -> i
         args.topic, min_quality=args.min_quality, limit=args.limit, offset=args.offset
     )
     if not page.total:
-        return _nothing(f"No articles on {topic.name} of quality {args.min_quality} or more.")
-    _articles(page, f"{topic.name}")
-    return EXIT_OK
+        return _nothing(
+            f"No articles on {_clean(topic.name)} of quality {args.min_quality} or more."
+        )
+    return _articles(page, f"{topic.name}")
 
 
 async def _provider(store: Store, args: argparse.Namespace, settings: Settings) -> int:
@@ -250,8 +260,7 @@ async def _provider(store: Store, args: argparse.Namespace, settings: Settings) 
         known = {key: p.name for p in await store.providers() for key in (p.domain, p.name)}
         return _nothing(f"No provider {args.name!r}.{_did_you_mean(args.name, known)}"
                         " See: newsbot providers")  # fmt: skip
-    _articles(page, page.articles[0].provider.name if page.articles else args.name)
-    return EXIT_OK
+    return _articles(page, page.articles[0].provider.name if page.articles else args.name)
 
 
 async def _search(store: Store, args: argparse.Namespace, settings: Settings) -> int:
@@ -259,8 +268,7 @@ async def _search(store: Store, args: argparse.Namespace, settings: Settings) ->
     page = await store.search(text, limit=args.limit, offset=args.offset)
     if not page.total:
         return _nothing(f"Nothing matches {_clean(text)[:80]!r}. Try fewer or other words.")
-    _articles(page, f"search {_clean(text)[:40]!r}")
-    return EXIT_OK
+    return _articles(page, f"search {_clean(text)[:40]!r}")
 
 
 class _NoSender:
@@ -360,7 +368,10 @@ def _table(
             print(indent + notes[index - 1])
 
 
-def _articles(page: ArticlePage, heading: str) -> None:
+def _articles(page: ArticlePage, heading: str) -> int:
+    """Print a page of articles, or say the offset is past the end; return the exit status."""
+    if not page.articles:
+        return _nothing(f"Nothing at --offset {page.offset:,}: there are {page.total_text}.")
     width = shutil.get_terminal_size((120, 24)).columns
     first, last = page.offset + 1, page.offset + len(page.articles)
     print(f"{_fit(heading, 60)}: {first:,} to {last:,} of {page.total_text}")
@@ -372,6 +383,7 @@ def _articles(page: ArticlePage, heading: str) -> None:
     )
     if last < page.total:
         print(f"More: --offset {last}")
+    return EXIT_OK
 
 
 def _article_row(article: Article, width: int) -> list[str]:

@@ -62,9 +62,11 @@ def read_env_file(path: Path) -> dict[str, str]:
     """Read ``KEY=value`` lines (``#`` comments, optional quotes, optional ``export``)."""
     values: dict[str, str] = {}
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return values
+        if not path.is_file():  # a FIFO or a device would block or never end
+            if path.exists():
+                raise ConfigError(f"cannot read {path}: not a regular file")
+            return values
+        text = path.read_text(encoding="utf-8-sig")  # an editor's byte order mark is fine
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read {path}: {exc}") from None
     for number, raw in enumerate(text.splitlines(), start=1):
@@ -110,7 +112,7 @@ def load_settings(
         value = text(name)
         if value is None:
             return None
-        if not value.isdigit() or not 0 < int(value) < 2**64:
+        if not (value.isascii() and value.isdigit()) or not 0 < int(value) < 2**64:
             raise ConfigError(f"{name} must be a Discord id (a number), got {value!r}")
         return int(value)
 

@@ -282,3 +282,34 @@ def test_output_cut_short_by_a_pipe_ends_quietly(tmp_path: Path) -> None:
         status = cli.wait(timeout=60)
     assert "Traceback" not in errors and "Exception" not in errors, errors
     assert status == 141
+
+
+@pytest.mark.usefixtures("loaded")
+def test_an_offset_past_the_end_says_how_many_there_are(capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert main(["--db", "x.db", "news", "AI", "--offset", "5"]) == 1
+    assert capsys.readouterr().err == "Nothing at --offset 5: there are 2.\n"
+
+
+@pytest.mark.usefixtures("loaded")
+def test_arguments_that_are_not_utf8_and_a_terminal_that_is_not_either(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "bot", "--db", str(tmp_path / "x.db")]
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "PYTHONIOENCODING": "ascii"}
+    odd = subprocess.run([*command, "news", b"Spa\xffce"], capture_output=True, env=env)
+    assert odd.returncode == 1
+    assert odd.stderr == b"No topic 'Spa?ce'. Did you mean 'Space'? See: newsbot topics\n"
+    listing = subprocess.run([*command, "news", "AI"], capture_output=True, env=env)
+    assert listing.returncode == 0 and b"Traceback" not in listing.stderr
+    assert listing.stdout.startswith(b"AI: 1 to 2 of 2\n")
+
+
+def test_load_output_names_odd_files_on_one_line_without_terminal_escapes(
+    articles_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (articles_dir / "bad\x1b[31mRED\nfake: line.md").write_text("no front matter")
+    write_article(articles_dir, "a.md", 1, originalUrl="https://a.example.com/\x1b]0;PWNED\x07")
+    write_article(articles_dir, "b.md", 2, originalUrl="https://a.example.com/\x1b]0;PWNED\x07")
+    assert main(["--db", "x.db", "load", str(articles_dir)]) == 1
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\x07" not in err
+    assert len(err.splitlines()) == 2  # one line per rejected file, one per duplicate

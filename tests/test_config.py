@@ -1,0 +1,46 @@
+"""Settings from the environment and .env: every bad value gets one line naming it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from bot.config import load_settings, read_env_file
+from bot.errors import ConfigError
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("NEWSBOT_LOAD_WORKERS", "many", "NEWSBOT_LOAD_WORKERS must be a whole number, got 'many'"),
+        ("NEWSBOT_LOAD_WORKERS", "100000", "NEWSBOT_LOAD_WORKERS must be from 0 to 64"),
+        ("NEWSBOT_DEV_GUILD", "²", "NEWSBOT_DEV_GUILD must be a Discord id (a number), got '²'"),
+        ("NEWSBOT_DEV_GUILD", "-5", "NEWSBOT_DEV_GUILD must be a Discord id"),
+        ("NEWSBOT_POST_INTERVAL", "nan", "NEWSBOT_POST_INTERVAL must be a duration"),
+        ("NEWSBOT_POST_INTERVAL", "1s", "NEWSBOT_POST_INTERVAL must be from 10s to 7 days"),
+        ("NEWSBOT_DISCORD_API", "ftp://x", "NEWSBOT_DISCORD_API must start with"),
+    ],
+)
+def test_a_bad_value_is_named_with_what_is_expected(name: str, value: str, message: str) -> None:
+    with pytest.raises(ConfigError, match="^" + message.replace("(", r"\(").replace(")", r"\)")):
+        load_settings({name: value}, env_file=None)
+
+
+def test_an_env_file_saved_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    env.write_text("NEWSBOT_MIN_QUALITY=70\n", encoding="utf-8-sig")
+    assert read_env_file(env) == {"NEWSBOT_MIN_QUALITY": "70"}
+    assert load_settings({}, env_file=env).min_quality == 70
+
+
+def test_an_env_file_that_is_not_a_regular_file_is_refused_not_waited_on(tmp_path: Path) -> None:
+    fifo = tmp_path / ".env"
+    os.mkfifo(fifo)  # reading it would block until someone writes
+    with pytest.raises(ConfigError, match=r"cannot read .*\.env: not a regular file"):
+        read_env_file(fifo)
+
+
+def test_no_env_file_is_no_settings(tmp_path: Path) -> None:
+    assert read_env_file(tmp_path / ".env") == {}
