@@ -21,7 +21,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
-from bot.app import run_bot
 from bot.articles import Article, ArticlePage, closest_names
 from bot.config import Settings, load_settings
 from bot.errors import NewsbotError, StoreError
@@ -136,6 +135,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.db is not None:
             settings = replace(settings, db_path=args.db)
         if args.command == "run":
+            from bot.app import run_bot  # discord.py takes a quarter second to import
+
             return asyncio.run(run_bot(settings))
         return asyncio.run(_run(args, settings))
     except NewsbotError as exc:

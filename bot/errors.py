@@ -25,6 +25,10 @@ class DiscordUnreachable(NewsbotError):
     """``newsbot run`` could not log in: no network, or Discord not answering."""
 
 
+class LoadError(NewsbotError):
+    """A load could not go on (a parsing process died); what it stored so far is kept."""
+
+
 class UsageError(NewsbotError):
     """A command was given arguments it cannot act on (a missing path, a bad number)."""
 

@@ -11,16 +11,20 @@ import asyncio
 import hashlib
 import itertools
 import os
+import signal
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
+from stat import S_ISREG
 
 from bot.articles import pickled_as_tuple
-from bot.errors import ArticleError, StoreError, UsageError
+from bot.errors import ArticleError, LoadError, StoreError, UsageError
 from bot.parsing import DEFAULT_MAX_BYTES, parse_article
 from bot.store import SaveOutcome, SourceFile, Store
 from bot.store.rows import ArticleRows, article_rows
@@ -113,9 +117,9 @@ class ParsedFile:
     error: str | None = None
 
 
-def find_article_files(paths: Iterable[Path]) -> tuple[list[str], int]:
-    """Return the absolute paths of the article files under ``paths`` and how many other
-    files were skipped.
+def find_article_files(paths: Iterable[Path]) -> tuple[list[str], int, list[Rejection]]:
+    """Return the absolute paths of the article files under ``paths``, how many other
+    files were skipped, and what could not be looked at (each with the reason).
 
     A file named directly is always read. Inside a directory, only ``.md``, ``.markdown``
     and ``.txt`` files are read; hidden files and directories are passed over. Paths are
@@ -124,37 +128,59 @@ def find_article_files(paths: Iterable[Path]) -> tuple[list[str], int]:
     """
     found: dict[str, None] = {}
     skipped = 0
+    problems: list[Rejection] = []
+    seen: set[tuple[int, int]] = set()  # directories walked, by device and inode
     for path in paths:
-        if path.is_file():
-            found[str(path.absolute())] = None
-        elif path.is_dir():
-            for file, is_article in _walk(str(path.absolute())):
+        try:
+            is_file, is_dir, exists = path.is_file(), path.is_dir(), path.exists()
+        except OSError as exc:  # a folder on the way that we may not enter
+            raise UsageError(f"{path}: {exc.strerror}") from None
+        if is_file:
+            found[os.path.abspath(path)] = None  # abspath also folds "d/../d/f" into "d/f"
+        elif is_dir:
+            for file, is_article in _walk(os.path.abspath(path), seen, problems):
                 if is_article:
                     found[file] = None
                 else:
                     skipped += 1
-        elif path.exists():
+        elif exists:
             raise UsageError(f"{path}: not a file or directory")
         else:
             raise UsageError(f"{path}: no such file or directory")
-    return sorted(found, key=lambda file: file.split(os.sep)), skipped  # as Paths sort
+    files = []
+    for file in found:
+        try:
+            file.encode("utf-8")
+        except UnicodeEncodeError:  # the store keeps paths as text
+            problems.append(Rejection(shown_path(file), "the file name is not UTF-8: rename it"))
+        else:
+            files.append(file)
+    return sorted(files, key=lambda file: file.split(os.sep)), skipped, problems  # as Paths
 
 
-def _walk(directory: str, seen: set[tuple[int, int]] | None = None) -> Iterator[tuple[str, bool]]:
+def shown_path(path: str) -> str:
+    """Return ``path`` as printable text: bytes that are not UTF-8 appear as ``\\xff``."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _walk(
+    directory: str, seen: set[tuple[int, int]], problems: list[Rejection]
+) -> Iterator[tuple[str, bool]]:
     """Yield (path, is an article file) under ``directory``, each directory once.
 
     Symbolic links are followed, but a directory reached again (a link back up the tree, or
-    two links to one place) is not walked twice.
+    two links to one place) is not walked twice. A directory that cannot be read is added
+    to ``problems``.
     """
-    seen = set() if seen is None else seen
     try:
         info = os.stat(directory)
+        if (info.st_dev, info.st_ino) in seen:
+            return
+        seen.add((info.st_dev, info.st_ino))
         entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
-    except OSError:
+    except OSError as exc:
+        problems.append(Rejection(shown_path(directory), f"cannot read directory: {exc.strerror}"))
         return
-    if (info.st_dev, info.st_ino) in seen:
-        return
-    seen.add((info.st_dev, info.st_ino))
     for entry in entries:
         if entry.name.startswith("."):
             continue
@@ -164,7 +190,7 @@ def _walk(directory: str, seen: set[tuple[int, int]] | None = None) -> Iterator[
         except OSError:  # a link that cannot be followed
             continue
         if is_dir:
-            yield from _walk(entry.path, seen)
+            yield from _walk(entry.path, seen, problems)
         elif is_file:
             yield entry.path, os.path.splitext(entry.name)[1].lower() in ARTICLE_SUFFIXES
 
@@ -177,8 +203,12 @@ def parse_files(paths: Sequence[str], max_bytes: int = DEFAULT_MAX_BYTES) -> lis
 def parse_file(path: str, max_bytes: int = DEFAULT_MAX_BYTES) -> ParsedFile:
     """Read and parse one file, never raising for a bad file."""
     try:
-        with open(path, "rb") as handle:
+        # Non-blocking, so that a FIFO put where a file was found cannot stall the load.
+        with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as handle:
             stat = os.fstat(handle.fileno())
+            if not S_ISREG(stat.st_mode):
+                source = SourceFile(path, 0, stat.st_mtime_ns, "")
+                return ParsedFile(source, error="not a regular file")
             if stat.st_size > max_bytes:
                 source = SourceFile(path, stat.st_size, stat.st_mtime_ns, "")
                 return ParsedFile(
@@ -212,7 +242,9 @@ async def load_articles(
     """Load the article files under ``paths`` into ``store`` and report what happened."""
     started = time.perf_counter()
     report = LoadReport()
-    files, report.skipped = await asyncio.to_thread(find_article_files, list(paths))
+    files, report.skipped, report.rejected = await asyncio.to_thread(
+        find_article_files, list(paths)
+    )
     known = await store.source_files(files)
     todo = await asyncio.to_thread(_changed_files, files, known)
     report.unchanged = len(files) - len(todo)
@@ -241,6 +273,11 @@ async def load_articles(
                     if progress:
                         progress(report.files, len(files))
             await _store_batch(store, batch, known, report)
+        except BrokenProcessPool:
+            raise LoadError(
+                "a parsing process died (out of memory, or killed). "
+                "The files loaded before are kept: load again to finish"
+            ) from None
         finally:
             for task in pending:
                 task.cancel()
@@ -269,9 +306,28 @@ def _changed_files(files: Sequence[str], known: dict[str, SourceFile]) -> list[s
 def _executor(workers: int, files: int) -> Executor:
     if workers > 1 and files >= POOL_THRESHOLD:
         return ProcessPoolExecutor(
-            max_workers=min(workers, -(-files // CHUNK_SIZE)), mp_context=get_context("spawn")
+            max_workers=min(workers, -(-files // CHUNK_SIZE)),
+            mp_context=get_context("spawn"),
+            initializer=_start_worker,
+            initargs=(os.getpid(),),
         )
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="newsbot-parse")
+
+
+def _start_worker(parent: int) -> None:
+    """Set up a parsing process: Ctrl-C is for the main process, and it ends with its parent.
+
+    A parent killed outright (kill -9, the OOM killer, a default SIGTERM) cannot stop its
+    pool, whose workers would wait forever to hand back results nobody reads.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
+
+
+def _exit_with(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(1)
 
 
 async def _store_batch(

@@ -8,13 +8,15 @@ import sqlite3
 import subprocess
 import sys
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import pytest
 
 from bot.articles import ArticleDraft
-from bot.errors import StoreError, UsageError
-from bot.loader import load_articles
+from bot.errors import LoadError, StoreError, UsageError
+from bot.loader import load_articles, parse_file
 from bot.store import Store
 from bot.store.rows import ARTICLE_COLUMNS, ArticleRows
 from tests.factories import article_text, write_article
@@ -154,13 +156,12 @@ async def test_a_large_load_uses_the_process_pool_and_stores_everything(
 CRASH_SCRIPT = """
 import asyncio, sys
 from pathlib import Path
-from bot.loader import load_articles
+from bot.loader import load_articles, parse_file
 from bot.store import Store
-from bot.store.rows import ARTICLE_COLUMNS, ArticleRows
 
 async def main():
     store = await Store.open(sys.argv[1])
-    await load_articles(store, [Path(sys.argv[2])], workers=1)
+    await load_articles(store, [Path(sys.argv[2])], workers=int(sys.argv[3]))
 
 asyncio.run(main())
 """
@@ -185,7 +186,7 @@ async def test_a_load_killed_midway_is_finished_by_the_next_run_without_duplicat
                       related=[{"title": f"R{n}", "webUrl": f"https://r.example.com/{n}"}])  # fmt: skip
     db = tmp_path / "crash.db"
     process = subprocess.Popen(
-        [sys.executable, "-c", CRASH_SCRIPT, str(db), str(articles_dir)], cwd=ROOT
+        [sys.executable, "-c", CRASH_SCRIPT, str(db), str(articles_dir), "1"], cwd=ROOT
     )
     try:
         deadline = time.monotonic() + 60
@@ -291,3 +292,84 @@ async def test_an_article_the_database_will_not_take_is_rejected_and_the_rest_st
             "cannot be stored (OverflowError: Python int too large to convert to SQLite INTEGER)",
         )
     ]
+
+
+async def test_odd_names_and_unreadable_folders_are_reported_not_fatal(
+    store: Store, articles_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_article(articles_dir, "good.md", 1)
+    with open(os.path.join(os.fsencode(articles_dir), b"bad\xff.md"), "w") as odd:
+        odd.write(article_text(2))  # a name that is not UTF-8
+    write_article(articles_dir, "locked/c.md", 3)
+    real_scandir = os.scandir
+
+    def scandir(path: str) -> object:
+        if path.endswith("locked"):
+            raise PermissionError(13, "Permission denied", path)
+        return real_scandir(path)
+
+    monkeypatch.setattr("bot.loader.os.scandir", scandir)
+    report = await load_articles(store, [articles_dir, articles_dir / ".." / articles_dir.name])
+    assert report.added == 1 and report.duplicates == []  # the same folder twice is once
+    assert sorted((Path(r.path).name, r.reason) for r in report.rejected) == [
+        ("bad\\xff.md", "the file name is not UTF-8: rename it"),
+        ("locked", "cannot read directory: Permission denied"),
+    ]
+
+
+def test_a_fifo_where_a_file_was_found_is_rejected_without_waiting(tmp_path: Path) -> None:
+    fifo = tmp_path / "swapped.md"
+    os.mkfifo(fifo)  # opened for reading the usual way, this blocks until a writer comes
+    parsed = parse_file(str(fifo))
+    assert parsed.article is None and parsed.error == "not a regular file"
+
+
+async def test_a_dead_parsing_process_stops_the_load_with_a_clear_error(
+    store: Store, articles_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class DeadPool(ThreadPoolExecutor):
+        def submit(self, *args: object, **kwargs: object) -> Future[object]:
+            dead: Future[object] = Future()
+            dead.set_exception(BrokenProcessPool("A child process terminated abruptly"))
+            return dead
+
+    monkeypatch.setattr("bot.loader._executor", lambda workers, files: DeadPool())
+    write_article(articles_dir, "a.md", 1)
+    with pytest.raises(LoadError, match=r"a parsing process died .* load again to finish"):
+        await load_articles(store, [articles_dir], workers=2)
+
+
+def test_parsing_processes_end_with_a_load_killed_outright(
+    tmp_path: Path, articles_dir: Path
+) -> None:
+    for n in range(3000):
+        write_article(articles_dir, f"{n // 500}/{n}.md", n)
+    load = subprocess.Popen(
+        [sys.executable, "-c", CRASH_SCRIPT, str(tmp_path / "k.db"), str(articles_dir), "2"],
+        cwd=ROOT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while len(workers := _children(load.pid)) < 2:
+            assert load.poll() is None and time.monotonic() < deadline, "no pool started"
+            time.sleep(0.05)
+        load.send_signal(signal.SIGKILL)
+    finally:
+        load.wait()
+    deadline = time.monotonic() + 30
+    while alive := [pid for pid in workers if Path(f"/proc/{pid}").exists()]:
+        assert time.monotonic() < deadline, f"orphaned parsing processes: {alive}"
+        time.sleep(0.1)
+
+
+def _children(pid: int) -> list[int]:
+    """Return the pids of the processes whose parent is ``pid`` (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
