@@ -6,7 +6,9 @@ The format is documented in ``docs/article-format.md``. Every rejection raises
 
 from __future__ import annotations
 
+import base64
 import json
+import math
 import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
@@ -47,6 +49,8 @@ _STR, _SEQ, _MAP = "tag:yaml.org,2002:str", "tag:yaml.org,2002:seq", "tag:yaml.o
 _PLAIN_SCALARS = frozenset(
     f"tag:yaml.org,2002:{name}" for name in ("null", "bool", "int", "float", "timestamp")
 )
+_NULL = "tag:yaml.org,2002:null"
+_TEXT_FIELDS = frozenset({"title", "excerpt", "category", "type", "secured"})
 _SPECIAL_KEYS = frozenset({"tag:yaml.org,2002:merge", "tag:yaml.org,2002:value"})
 _IN_PROGRESS = object()
 
@@ -68,8 +72,10 @@ class SafeLoader(_BaseSafeLoader):
     # Set when a value may appear in two places: an alias, or a document PyYAML built.
     shares_values = False
 
+    document: Node | None = None  # the composed document, for ``_as_written``
+
     def get_single_data(self) -> Any:
-        node = self.get_single_node()
+        node = self.document = self.get_single_node()
         if node is None:
             return None
         try:
@@ -91,7 +97,7 @@ class SafeLoader(_BaseSafeLoader):
                     raise ConstructorError(
                         None,
                         None,
-                        f"{node.value!r} is not a valid {expected}: {exc}",
+                        f"{_shorten(node.value)!r} is not a valid {expected}: {_shorten(str(exc))}",
                         node.start_mark,
                     ) from None
             raise _Fallback
@@ -169,6 +175,8 @@ def parse_article(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Article
     """Parse and validate one article file's bytes, or raise ``ArticleError`` saying why."""
     if len(data) > max_bytes:
         raise ArticleError(f"file is {len(data):,} bytes, over the {max_bytes:,}-byte limit")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ArticleError("UTF-16 text: save the file as UTF-8")
     if b"\x00" in data:
         raise ArticleError("binary file (contains NUL bytes), not an article")
     try:
@@ -186,6 +194,8 @@ def split_front_matter(text: str) -> tuple[str, str]:
         raise ArticleError("empty file, expected front matter between '---' lines")
     first_line, _, rest = text.partition("\n")
     if first_line.rstrip() != "---":
+        if first_line.startswith("---\r") and "\n" not in text:
+            raise ArticleError("lines end in CR alone: save the file with LF or CRLF line ends")
         raise ArticleError("no front matter: the first line must be '---'")
     closing = _FENCE.search(rest)
     if closing is None:
@@ -200,15 +210,24 @@ def load_front_matter(front: str) -> dict[str, Any]:
         fields = loader.get_single_data()
         if loader.shares_values:
             _check_aliases(fields)
+        if isinstance(fields, dict):
+            _as_written(fields, loader.document)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" at line {mark.line + 2}, column {mark.column + 1}" if mark else ""
         problem = exc.problem or exc.context or "syntax error"
         raise ArticleError(f"invalid YAML{where}: {problem}") from None
+    except yaml.reader.ReaderError as exc:  # a control character: say where, as for syntax
+        line = front.count("\n", 0, exc.position) + 2
+        character = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        raise ArticleError(
+            f"invalid YAML at line {line}: character #x{character:04x} is not allowed"
+        ) from None
     except yaml.YAMLError as exc:
         raise ArticleError(f"invalid YAML: {exc}") from None
-    except (ValueError, OverflowError) as exc:  # from PyYAML's own constructor, the fallback
-        raise ArticleError(f"invalid YAML value: {exc}") from None
+    except (ValueError, OverflowError, KeyError, AttributeError, TypeError) as exc:
+        # from PyYAML's own constructor, for tagged values: !!bool "maybe", !!timestamp "x"
+        raise ArticleError(f"invalid YAML value: {_shorten(repr(exc))}") from None
     finally:
         loader.dispose()
     if fields is None:
@@ -216,6 +235,25 @@ def load_front_matter(front: str) -> dict[str, Any]:
     if not isinstance(fields, dict):
         raise ArticleError(f"front matter must be a mapping of fields, got {_kind(fields)}")
     return fields
+
+
+def _as_written(fields: dict[Any, Any], document: Node | None) -> None:
+    """Give text fields their text as written: ``title: 1:30`` is "1:30", not YAML's 90.
+
+    YAML reads an unquoted ``1:30`` as a base-60 number, ``010`` as 8 and ``yes`` as true;
+    a title, an excerpt or the ``secured`` string must keep every character of the file.
+    """
+    if not isinstance(document, MappingNode):
+        return
+    for key_node, value_node in document.value:
+        if (
+            isinstance(key_node, ScalarNode)
+            and key_node.value in _TEXT_FIELDS
+            and isinstance(value_node, ScalarNode)
+            and value_node.style in ("", None)  # plain, not quoted or a block
+            and value_node.tag not in (_STR, _NULL)
+        ):
+            fields[key_node.value] = value_node.value
 
 
 def _check_aliases(root: object) -> None:
@@ -285,6 +323,8 @@ def _kind(value: object) -> str:
         return "a mapping"
     if isinstance(value, bool):
         return f"a boolean ({value})"
+    if isinstance(value, int) and value.bit_length() > 200:  # str() refuses 4,300 digits
+        return f"a number of about {int(value.bit_length() * math.log10(2)):,} digits"
     if isinstance(value, int | float):
         return f"a number ({value})"
     if isinstance(value, str):
@@ -371,6 +411,8 @@ def _required_datetime(fields: Mapping[Any, Any], name: str) -> datetime:
     if value is None:
         raise _fail(name, "is required (an ISO 8601 date and time)")
     moment = _as_datetime(value)
+    if moment is None and isinstance(value, datetime):
+        raise _fail(name, f"{value.isoformat()} is out of range once converted to UTC")
     if moment is None:
         raise _fail(name, f"must be an ISO 8601 date and time, got {_kind(value)}")
     return moment
@@ -542,4 +584,26 @@ def _web_url_or_none(value: object) -> str | None:
 def _extra(fields: Mapping[Any, Any]) -> dict[str, Any]:
     """Keep every unknown field, made JSON-safe, so nothing a file says is lost."""
     extra = {str(key): value for key, value in fields.items() if key not in _KNOWN_FIELDS}
-    return json.loads(json.dumps(extra, default=str)) if extra else {}
+    return {key: _json_safe(value) for key, value in extra.items()}
+
+
+def _json_safe(value: object) -> Any:
+    """Return ``value`` as strict JSON can hold it: text keys, dates and odd numbers as text."""
+    if value is None or isinstance(value, str | bool | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)  # JSON has no NaN or infinity
+    if isinstance(value, dict):
+        return {_json_key(key): _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_json_safe(item) for item in value]
+    if isinstance(value, bytes):  # !!binary
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+def _json_key(key: object) -> str:
+    safe = _json_safe(key)
+    return safe if isinstance(safe, str) else json.dumps(safe)

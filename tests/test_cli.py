@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -313,3 +314,18 @@ def test_load_output_names_odd_files_on_one_line_without_terminal_escapes(
     err = capsys.readouterr().err
     assert "\x1b" not in err and "\x07" not in err
     assert len(err.splitlines()) == 2  # one line per rejected file, one per duplicate
+
+
+@pytest.mark.usefixtures("loaded")
+def test_a_database_damaged_behind_newsbots_back_exits_2_with_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    db = sqlite3.connect("x.db")
+    db.execute("DROP TABLE topic_quality_counts")  # as a half-restored backup might be
+    db.commit()
+    db.close()
+    capsys.readouterr()
+    assert main(["--db", "x.db", "news", "AI", "--min-quality", "10"]) == 2
+    assert capsys.readouterr().err == (
+        "newsbot: cannot use database x.db: no such table: topic_quality_counts\n"
+    )

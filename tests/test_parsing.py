@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -156,6 +157,16 @@ def test_images_and_related_without_web_links_are_dropped() -> None:
     assert draft.related[1].provider is None
 
 
+def _with_fields(*lines: str) -> bytes:
+    head = [
+        "---",
+        "title: T",
+        "originalUrl: https://example.com/t",
+        "publishedDateTime: 2026-01-01",
+    ]
+    return "\n".join([*head, *lines, "---", ""]).encode()
+
+
 BAD_FILES = [
     ("", "empty file"),
     ("   \n\n", "empty file"),
@@ -224,6 +235,16 @@ def test_bad_files_are_rejected_with_a_reason(text: str, reason: str) -> None:
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary file"),
         (b"---\ntitle: caf\xe9\n---\n", "not valid UTF-8 at line 2 (byte 14)"),
         (b"---\n" + b"x: " + b"a" * 2_000_000 + b"\n---\n", "over the 1,048,576-byte limit"),
+        ("---\ntitle: x\n---\n".encode("utf-16"), "UTF-16 text: save the file as UTF-8"),
+        (b"---\rtitle: x\r---\r", "lines end in CR alone: save the file with LF or CRLF"),
+        (_with_fields("a: b\x0b"), "invalid YAML at line 5: character #x000b is not allowed"),
+        (_with_fields('published: !!bool "maybe"'), "invalid YAML value: KeyError('maybe')"),
+        (_with_fields("quality: " + "9" * 5000), "invalid YAML at line 5, column 10: '999"),
+        (_with_fields("heat: " + "9" * 300), "got a number of about 300 digits"),
+        (
+            _with_fields("publishedDateTime: 9999-12-31T23:59:59-05:00"),
+            "field 'publishedDateTime': 9999-12-31T23:59:59-05:00 is out of range once converted",
+        ),
     ],
 )
 def test_binary_invalid_utf8_and_huge_files_are_rejected(data: bytes, reason: str) -> None:
@@ -321,16 +342,6 @@ def _assert_loads_as_pyyaml(text: str, times: int = 1) -> None:
         assert built == expected or repr(built) == repr(expected)  # repr: .nan != .nan
 
 
-def _with_fields(*lines: str) -> bytes:
-    head = [
-        "---",
-        "title: T",
-        "originalUrl: https://example.com/t",
-        "publishedDateTime: 2026-01-01",
-    ]
-    return "\n".join([*head, *lines, "---", ""]).encode()
-
-
 def test_aliases_that_expand_to_billions_of_values_are_rejected() -> None:
     lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
     lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 10)]
@@ -377,3 +388,24 @@ def test_any_date_like_value_parses_or_is_rejected_with_a_reason(value: str, fie
     # through PyYAML's date constructor, which raised ValueError and OverflowError.
     with contextlib.suppress(ArticleError):
         parse_article(_with_fields(f"{field}: {value}"))  # a second publishedDateTime wins
+
+
+def test_unknown_fields_of_any_yaml_shape_are_kept_as_strict_json() -> None:
+    draft = parse_article(
+        _with_fields(
+            "dates: {2022-01-01: a, 1: b, null: c}",
+            "odd: [.nan, .inf, !!binary aGVsbG8=, 2026-11-26T10:00:00Z]",
+        )
+    )
+    assert draft.extra == {
+        "dates": {"2022-01-01": "a", "1": "b", "null": "c"},
+        "odd": ["nan", "inf", "aGVsbG8=", "2026-11-26T10:00:00+00:00"],
+    }
+    json.loads(json.dumps(draft.extra, allow_nan=False))  # strict JSON: no NaN, no bytes
+
+
+@pytest.mark.parametrize("written", ["1:30", "010", "0x1F", "1_000", "1.10", "-0", "yes", "1984"])
+def test_text_fields_keep_their_text_as_written(written: str) -> None:
+    # YAML would read these as numbers or booleans: 1:30 is 90 in base 60, 010 is 8.
+    draft = parse_article(_with_fields(f"title: {written}", f"secured: {written}"))
+    assert (draft.title, draft.secured) == (written, written)

@@ -212,7 +212,10 @@ class Store:
 
     async def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         # One hop to aiosqlite's thread, not three (execute, fetchall, close).
-        return list(await self._db.execute_fetchall(sql, params))
+        try:
+            return list(await self._db.execute_fetchall(sql, params))
+        except sqlite3.DatabaseError as exc:  # damaged, or changed behind newsbot's back
+            raise StoreError(f"cannot use database {self.path}: {exc}") from exc
 
     # -- loading --------------------------------------------------------------------------
 
