@@ -61,6 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     load.add_argument("--json", action="store_true", help="print a machine-readable report")
     load.add_argument(
+        "--full",
+        action="store_true",
+        help="read every file again, even those whose size and time did not change",
+    )
+    load.add_argument(
         "--workers",
         type=_bounded(1, 64),
         metavar="N",
@@ -169,6 +174,7 @@ async def _load(store: Store, args: argparse.Namespace, settings: Settings) -> i
             workers=args.workers or settings.workers,
             max_bytes=settings.max_file_bytes,
             progress=progress,
+            reread=args.full,
         )
     except StoreError as exc:
         raise StoreError(f"{exc}. The files loaded before are kept: load again to finish") from exc

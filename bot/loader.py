@@ -238,15 +238,20 @@ async def load_articles(
     workers: int = 1,
     max_bytes: int = DEFAULT_MAX_BYTES,
     progress: Progress | None = None,
+    reread: bool = False,
 ) -> LoadReport:
-    """Load the article files under ``paths`` into ``store`` and report what happened."""
+    """Load the article files under ``paths`` into ``store`` and report what happened.
+
+    Files whose size and modification time are unchanged are not read again, unless
+    ``reread``: then every file is read, and only those whose bytes changed are stored.
+    """
     started = time.perf_counter()
     report = LoadReport()
     files, report.skipped, report.rejected = await asyncio.to_thread(
         find_article_files, list(paths)
     )
     known = await store.source_files(files)
-    todo = await asyncio.to_thread(_changed_files, files, known)
+    todo = files if reread else await asyncio.to_thread(_changed_files, files, known)
     report.unchanged = len(files) - len(todo)
     if progress:
         progress(report.unchanged, len(files))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -329,3 +330,20 @@ def test_a_database_damaged_behind_newsbots_back_exits_2_with_one_line(
     assert capsys.readouterr().err == (
         "newsbot: cannot use database x.db: no such table: topic_quality_counts\n"
     )
+
+
+def test_load_full_finds_an_edit_that_kept_size_and_time(
+    articles_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_article(articles_dir, "a.md", 1, quality=10)
+    assert main(["--db", "x.db", "load", str(articles_dir)]) == 0
+    before = path.stat()
+    path.write_text(path.read_text().replace("quality: 10", "quality: 90"))  # same size
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # as `cp -p` or rsync -t do
+    capsys.readouterr()
+    assert main(["--db", "x.db", "load", str(articles_dir)]) == 0
+    assert "0 updated, 1 unchanged" in capsys.readouterr().out  # size and time say unchanged
+    assert main(["--db", "x.db", "load", "--full", str(articles_dir)]) == 0
+    assert "1 updated, 0 unchanged" in capsys.readouterr().out
+    assert main(["--db", "x.db", "load", "--full", str(articles_dir)]) == 0
+    assert "0 updated, 1 unchanged" in capsys.readouterr().out  # read again, same bytes
