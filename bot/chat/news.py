@@ -10,7 +10,13 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.articles import Article, ArticlePage, closest_names
-from bot.chat.embeds import MESSAGE_EMBEDS, NEWS_COLOUR, article_embed, clip
+from bot.chat.embeds import (
+    MESSAGE_EMBED_CHARS,
+    MESSAGE_EMBEDS,
+    NEWS_COLOUR,
+    article_embed,
+    clip,
+)
 from bot.chat.replies import NO_MENTIONS
 from bot.chat.views import ArticlePager, FetchPage
 from bot.config import Settings
@@ -249,9 +255,10 @@ class NewsCog(commands.Cog):
         elif not lines:
             topics = ", ".join(f"**{quote(t)}**" for t in found.topics)
             lines = [f"No channel here follows {topics}. `/subscribe` one to get such articles."]
-        embed = article_embed(found)
-        embed.clear_fields()
-        embed.add_field(name="Here", value=clip("\n".join(lines), 1024), inline=False)
+        here = clip("\n".join(lines), 1024)
+        embed = article_embed(found, budget=MESSAGE_EMBED_CHARS - len("Here") - len(here))
+        embed.clear_fields()  # the article's own fields make way for the explanation
+        embed.add_field(name="Here", value=here, inline=False)
         await interaction.response.send_message(
             embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS
         )

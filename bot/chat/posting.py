@@ -9,7 +9,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.chat.embeds import NEWS_COLOUR, clip
+from bot.chat.embeds import MAX_FIELDS, MESSAGE_EMBED_CHARS, NEWS_COLOUR, clip
 from bot.chat.news import quote, topic_choices
 from bot.chat.replies import NO_MENTIONS
 from bot.chat.subscriptions import GuildChannel, in_a_server
@@ -108,20 +108,28 @@ class PostingCog(commands.Cog):
                 ephemeral=True, allowed_mentions=NO_MENTIONS,
             )  # fmt: skip
             return
-        embed = discord.Embed(title="Next posting run", colour=NEWS_COLOUR)
-        for channel_id, titles in list(by_channel.items())[:20]:
+        fields: list[tuple[str, str]] = []
+        for channel_id, titles in by_channel.items():
             shown = titles[:PREVIEW_TITLES]
             more = f"\n…and {len(titles) - len(shown)} more" if len(titles) > len(shown) else ""
-            embed.add_field(
-                name=clip(f"#{_channel_name(interaction, channel_id)}", 256),
-                value=clip("\n".join(shown) + more, 1024),
-                inline=False,
-            )
-        for sub in paused[:5]:
-            embed.add_field(
-                name=clip(f"#{_channel_name(interaction, sub.channel_id)} (paused)", 256),
-                value=clip(f"**{quote(sub.topic)}**: {sub.paused_reason}", 1024),
-                inline=False,
+            fields.append((f"#{_channel_name(interaction, channel_id)}", "\n".join(shown) + more))
+        fields += [
+            (f"#{_channel_name(interaction, s.channel_id)} (paused)",
+             f"**{quote(s.topic)}**: {s.paused_reason}")
+            for s in paused
+        ]  # fmt: skip
+        embed = discord.Embed(title="Next posting run", colour=NEWS_COLOUR)
+        room = MESSAGE_EMBED_CHARS - len(embed) - 100  # kept for the footer below
+        for name, value in fields[:MAX_FIELDS]:
+            name, value = clip(name, 256), clip(value, 1024)
+            if len(name) + len(value) > room:
+                break
+            embed.add_field(name=name, value=value, inline=False)
+            room -= len(name) + len(value)
+        if left := len(fields) - len(embed.fields):
+            embed.set_footer(
+                text=f"…and {left} more channel{'s' if left > 1 else ''}: "
+                "give the channel option to see one."
             )
         await interaction.response.send_message(
             embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS

@@ -257,6 +257,22 @@ async def test_preview_shows_the_next_run_without_posting(world: World) -> None:
     assert posts(world, world.home.channel) == []
 
 
+async def test_a_preview_of_many_busy_channels_fits_one_embed_and_says_what_is_left(
+    world: World,
+) -> None:
+    for n in range(30):
+        channel = await world.fake.create_channel(world.home.guild, f"news-{n:02d}")
+        await subscribe(world, channel=channel, min_quality=0)  # each gets a backfill of 3
+    answer = await world.answer("post preview", user=world.home.admin)
+    assert answer.ephemeral and "Sorry" not in (answer.content or "")
+    (embed,) = answer.embeds
+    shown = len(embed["fields"])
+    assert 0 < shown < 30
+    assert embed["footer"]["text"] == (
+        f"…and {30 - shown} more channels: give the channel option to see one."
+    )
+
+
 async def test_a_manual_run_during_a_scheduled_one_says_so(world: World) -> None:
     await subscribe(world)
     world.fake.inject_delay("POST", MESSAGES, 1.0, times=1)
@@ -294,6 +310,16 @@ async def test_news_why_explains_each_subscription(world: World) -> None:
         .split("\n")[0]
         .startswith(f"<#{world.home.channel.id}> · **AI**: posted <t:")
     )
+
+
+async def test_news_why_for_an_article_with_a_big_embed_still_explains(world: World) -> None:
+    topics = [f"Topic number {i} " + "x" * 60 for i in range(40)] + ["AI"]
+    draft = build_draft(article_fields(901, topics=topics, title="T" * 300, excerpt="E " * 3000))
+    await world.store.save_articles([(draft, None)])
+    answer = await world.answer("news why", article=draft.url)
+    assert answer.ephemeral and "Sorry" not in (answer.content or "")
+    (embed,) = answer.embeds
+    assert embed["fields"][-1]["name"] == "Here"
 
 
 async def test_news_why_for_old_published_and_unknown_articles(world: World) -> None:

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from tests.chat.conftest import World, eventually
-from tests.fake_discord.state import Perm
+from tests.fake_discord.state import ChannelType, Perm
 
 
 async def test_a_moderator_subscribes_this_channel(world: World) -> None:
@@ -214,3 +214,22 @@ async def test_a_database_that_cannot_take_writes_gets_a_plain_answer_and_change
     assert await world.store.subscriptions(world.home.guild.id) == []
     again = await world.answer("subscribe", user=world.home.moderator, topic="AI")
     assert not again.ephemeral
+
+
+@pytest.mark.parametrize("kind", [ChannelType.GUILD_VOICE, ChannelType.GUILD_CATEGORY])
+async def test_a_channel_that_cannot_hold_news_gets_a_plain_answer(
+    world: World, kind: ChannelType
+) -> None:
+    odd = await world.fake.create_channel(world.home.guild, "odd", type=kind)
+    answer = await world.answer("subscribe", user=world.home.admin, topic="AI", channel=odd)
+    assert answer.ephemeral
+    assert answer.content == "Pick a text channel of this server for that option."
+    assert await world.store.subscriptions(world.home.guild.id) == []
+
+
+async def test_a_channel_of_another_server_gets_a_plain_answer(world: World) -> None:
+    answer = await world.answer(
+        "subscribe", user=world.home.admin, topic="AI", channel=world.away.channel
+    )
+    assert answer.ephemeral and "AppCommandChannel" not in answer.content
+    assert await world.store.subscriptions(world.home.guild.id) == []
