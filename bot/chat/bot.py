@@ -18,6 +18,7 @@ from bot.chat.news import NewsCog
 from bot.chat.posting import PostingCog
 from bot.chat.replies import NO_MENTIONS, reply_error
 from bot.chat.subscriptions import SubscriptionsCog
+from bot.chat.views import answer_expired_buttons
 from bot.config import Settings
 from bot.loader import LoadReport, load_articles
 from bot.posting import Poster, owns_guild_for
@@ -69,6 +70,7 @@ class NewsBot(commands.AutoShardedBot):
         )
         self.store = store
         self.settings = settings
+        self.live_pagers: set[str] = set()  # tokens of the pagers whose buttons still work
         self.poster = Poster(
             store,
             DiscordSender(self, rate=settings.send_rate),
@@ -85,10 +87,14 @@ class NewsBot(commands.AutoShardedBot):
 
     async def setup_hook(self) -> None:
         """Add the cogs and sync the commands if they changed since the last sync."""
-        await self.add_cog(NewsCog(self.store, self.settings))
+        await self.add_cog(NewsCog(self.store, self.settings, self.live_pagers))
         await self.add_cog(SubscriptionsCog(self.store, self.settings))
         await self.add_cog(PostingCog(self.store, self.poster))
         await self.sync_commands()
+
+    async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
+        """Answer presses of page buttons that outlived their pager (or the last restart)."""
+        await answer_expired_buttons(interaction, self.live_pagers)
 
     async def rescan(self) -> LoadReport:
         """Load new and changed article files from the data directory."""

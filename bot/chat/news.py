@@ -87,9 +87,10 @@ class NewsCog(commands.Cog):
 
     news = app_commands.Group(name="news", description="Look up the news")
 
-    def __init__(self, store: Store, settings: Settings) -> None:
+    def __init__(self, store: Store, settings: Settings, live_pagers: set[str]) -> None:
         self.store = store
         self.settings = settings
+        self.live_pagers = live_pagers
 
     async def _show(
         self,
@@ -99,7 +100,10 @@ class NewsCog(commands.Cog):
         page: ArticlePage,
     ) -> None:
         """Answer with the first page, and buttons for the others if there are more."""
-        view = ArticlePager(author_id=interaction.user.id, title=title, fetch=fetch, page=page)
+        view = ArticlePager(
+            author_id=interaction.user.id, title=title, fetch=fetch, page=page,
+            live=self.live_pagers,
+        )  # fmt: skip
         if page.total <= len(page.articles):  # one page: no buttons
             view.stop()
             await interaction.response.send_message(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -15,6 +16,9 @@ from bot.chat.replies import NO_MENTIONS, reply_error
 log = logging.getLogger(__name__)
 
 FetchPage = Callable[[int], Awaitable[ArticlePage]]
+
+PAGER_PREFIX = "newsbot:pager:"  # the custom id of every page button starts so
+EXPIRED = "These buttons have expired. Run the command again to browse."
 
 
 def page_header(title: str, page: ArticlePage) -> str:
@@ -41,6 +45,7 @@ class ArticlePager(discord.ui.View):
         title: str,
         fetch: FetchPage,
         page: ArticlePage,
+        live: set[str],
     ) -> None:
         super().__init__(timeout=self.idle_timeout)
         self.author_id = author_id
@@ -48,7 +53,17 @@ class ArticlePager(discord.ui.View):
         self.fetch = fetch
         self.page = page
         self.interaction: discord.Interaction[Any] | None = None  # the command that showed it
+        self.token = secrets.token_hex(8)
+        self.previous.custom_id = f"{PAGER_PREFIX}{self.token}:previous"
+        self.next.custom_id = f"{PAGER_PREFIX}{self.token}:next"
+        self.live = live  # the tokens of the bot's working pagers, this one's among them
+        self.live.add(self.token)
         self._update_buttons()
+
+    def stop(self) -> None:
+        """Stop listening for presses; a later press is told the buttons expired."""
+        self.live.discard(self.token)
+        super().stop()
 
     @property
     def content(self) -> str:
@@ -101,6 +116,7 @@ class ArticlePager(discord.ui.View):
 
     async def on_timeout(self) -> None:
         """Disable the buttons so that nobody presses a dead control."""
+        self.live.discard(self.token)
         for item in self.children:
             if isinstance(item, discord.ui.Button):
                 item.disabled = True
@@ -118,3 +134,24 @@ class ArticlePager(discord.ui.View):
     ) -> None:
         """Answer a failed button press like a failed command: never silence."""
         await reply_error(interaction, error)
+
+
+async def answer_expired_buttons(interaction: discord.Interaction[Any], live: set[str]) -> None:
+    """Answer a press of page buttons that no pager of ``live`` listens to any more.
+
+    Their pager timed out, or the bot restarted since it showed them; without an answer,
+    Discord tells the person "This interaction failed".
+    """
+    if interaction.type is not discord.InteractionType.component or interaction.data is None:
+        return
+    custom_id = str(interaction.data.get("custom_id", ""))
+    if not custom_id.startswith(PAGER_PREFIX):
+        return
+    if custom_id.removeprefix(PAGER_PREFIX).split(":", 1)[0] in live:
+        return  # its pager answers
+    try:
+        await interaction.response.send_message(
+            EXPIRED, ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
+    except discord.HTTPException as exc:
+        log.info("could not say the page buttons expired: %s", exc)

@@ -6,10 +6,14 @@ import logging
 
 import pytest
 
+from bot.chat.bot import NewsBot
 from bot.chat.views import ArticlePager
+from bot.config import Settings
 from bot.parsing import build_draft
+from bot.store import Store
 from tests.chat.conftest import World
 from tests.factories import article_fields
+from tests.fake_discord import running_bot
 
 
 def button(components: list[dict[str, object]], label: str) -> dict[str, object]:
@@ -115,6 +119,22 @@ async def test_paging_with_buttons_only_for_the_asker(world: World) -> None:
     assert back.content == "**AI** — 6 to 10 of 13 · page 2 of 3"
 
 
+async def test_page_buttons_from_before_a_restart_say_they_expired(
+    world: World, bot_store: Store
+) -> None:
+    first = await (handle := await world.ask("news topic", topic="AI")).response()
+    message = handle.original_message
+    assert message is not None
+    next_id = str(button(first.components, "Next")["custom_id"])
+    await world.bot.close()  # the bot restarts: its pagers are gone with the process
+    again = NewsBot(bot_store, Settings(min_quality=50), guild_ready_timeout=0.05)
+    async with running_bot(world.fake, again):
+        click = await world.fake.click_button(message, next_id, world.home.member)
+        answer = await click.response()
+    assert answer.ephemeral
+    assert answer.content == "These buttons have expired. Run the command again to browse."
+
+
 async def test_one_page_of_results_has_no_buttons(world: World) -> None:
     answer = await world.answer("news topic", topic="Electric Vehicles", limit=10)
     assert answer.content.endswith("1 to 3 of 3")
@@ -126,10 +146,17 @@ async def test_buttons_are_disabled_after_idleness(
 ) -> None:
     monkeypatch.setattr(ArticlePager, "idle_timeout", 0.3)
     handle = await world.ask("news topic", topic="AI")
-    await handle.response()
+    first = await handle.response()
     edit = await handle.edit(0, timeout=5)
     row = edit.data["components"][0]["components"]
     assert [b["disabled"] for b in row] == [True, True]
+    # A client that missed the edit (or a token too old to edit) may still press one.
+    assert handle.original_message is not None
+    next_id = str(button(first.components, "Next")["custom_id"])
+    click = await world.fake.click_button(handle.original_message, next_id, world.home.member)
+    assert (await click.response()).content == (
+        "These buttons have expired. Run the command again to browse."
+    )
 
 
 async def test_unknown_topic_gets_a_hint(world: World) -> None:
