@@ -18,6 +18,7 @@ import time
 import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
@@ -286,6 +287,11 @@ class _NoSender:
 
     async def can_post(self, channel_id: int) -> bool:
         return False  # pragma: no cover
+
+    async def find_sent(
+        self, channel_id: int, articles: Sequence[Article], since: datetime
+    ) -> int | None:
+        return None  # pragma: no cover
 
 
 async def _post(store: Store, args: argparse.Namespace, settings: Settings) -> int:

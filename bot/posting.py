@@ -10,6 +10,8 @@ Exactly once, per (article, channel):
 A crash between 2 and 3 leaves the outbox entry: the next run resends the same message with
 the same nonce, and Discord's nonce enforcement returns the message it already created
 instead of posting it again. An unknown outcome (5xx, time-out) is treated the same way.
+Discord remembers a nonce for a few minutes only, so an entry older than ``NONCE_TRUSTED``
+is first looked for among the channel's recent messages, and recorded if it is there.
 """
 
 from __future__ import annotations
@@ -20,13 +22,14 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal, Protocol
 
 from bot.articles import Article, topic_key
 from bot.errors import (
     ChannelForbidden,
     ChannelGone,
+    DeliveryError,
     DeliveryFailed,
     MessageRefused,
     RunInProgress,
@@ -37,6 +40,7 @@ from bot.subscriptions import DueArticle, OutboxMessage, Subscription
 log = logging.getLogger(__name__)
 
 DIGEST_SIZE = 10  # embeds per digest message: Discord's limit per message
+NONCE_TRUSTED = timedelta(minutes=2)  # Discord deduplicates a nonce for "a few minutes"
 CHANNELS_AT_ONCE = 128  # channels served concurrently; the sender paces the whole bot
 
 
@@ -53,6 +57,13 @@ class Sender(Protocol):
 
     async def can_post(self, channel_id: int) -> bool:
         """Tell whether the bot may post in the channel now (to resume a paused one)."""
+        ...
+
+    async def find_sent(
+        self, channel_id: int, articles: Sequence[Article], since: datetime
+    ) -> int | None:
+        """Return the id of a message the bot posted in the channel since ``since`` showing
+        exactly ``articles``, or None; raise a ``DeliveryError`` when it cannot look."""
         ...
 
 
@@ -80,6 +91,7 @@ class PlannedMessage:
     guild_id: int
     articles: tuple[Article, ...]
     resend: bool = False  # an outbox message from an earlier, unconfirmed send
+    since: datetime | None = None  # when that earlier send was first tried
 
 
 @dataclass(slots=True)
@@ -207,7 +219,11 @@ class Poster:
         guild_id = subs[0].guild_id
         planned = [
             PlannedMessage(
-                channel_id, guild_id, tuple(await self.store.articles(m.article_ids)), True
+                channel_id,
+                guild_id,
+                tuple(await self.store.articles(m.article_ids)),
+                resend=True,
+                since=m.created_at,
             )
             for m in await self.store.outbox(channel_id)
         ]
@@ -236,6 +252,11 @@ class Poster:
                 await self.store.add_outbox(
                     OutboxMessage(nonce, message.guild_id, channel_id, ids, self.clock())
                 )
+            elif (found := await self._sent_earlier(message)) is not None:
+                await self.store.record_delivery(nonce, found, self.clock())
+                log.info("channel %s: articles %s were posted after all (message %s)",
+                         channel_id, ids, found)  # fmt: skip
+                continue
             try:
                 message_id = await self.sender.send(channel_id, message.articles, nonce)
             except ChannelForbidden as exc:
@@ -261,6 +282,22 @@ class Poster:
             await self.store.record_delivery(nonce, message_id, self.clock())
             outcome.posted.extend(message.articles)
         return outcome
+
+    async def _sent_earlier(self, message: PlannedMessage) -> int | None:
+        """Return the id of an unconfirmed message that Discord made after all, if it did.
+
+        Within ``NONCE_TRUSTED`` of the first try, sending again with the same nonce is safe:
+        Discord returns the message it already made. Later it may have forgotten the nonce,
+        so the channel's recent messages are searched first.
+        """
+        if message.since is None or self.clock() - message.since < NONCE_TRUSTED:
+            return None
+        try:
+            return await self.sender.find_sent(message.channel_id, message.articles, message.since)
+        except DeliveryError as exc:  # no Read Message History, or Discord trouble
+            log.warning("channel %s: cannot look for an unconfirmed message (%s); sending it "
+                        "again, which could show it twice", message.channel_id, exc)  # fmt: skip
+            return None
 
     async def _forget_channel(self, channel_id: int, why: str) -> None:
         removed = await self.store.remove_channel_subscriptions(channel_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -34,6 +34,8 @@ class MemorySender:
     gone: set[int] = field(default_factory=set)
     failing: set[int] = field(default_factory=set)
     refused: set[int] = field(default_factory=set)  # article ids Discord will not take
+    unreadable: set[int] = field(default_factory=set)  # channels without Read Message History
+    searched: list[int] = field(default_factory=list)
     gate: asyncio.Event | None = None
 
     async def send(self, channel_id: int, articles: Sequence[Article], nonce: str) -> int:
@@ -57,6 +59,22 @@ class MemorySender:
         if channel_id in self.gone:
             raise ChannelGone("Unknown Channel")
         return channel_id not in self.forbidden
+
+    async def find_sent(
+        self, channel_id: int, articles: Sequence[Article], since: datetime
+    ) -> int | None:
+        self.searched.append(channel_id)
+        if channel_id in self.unreadable:
+            raise ChannelForbidden("Missing Access")
+        wanted = tuple(a.id for a in articles)
+        for number, (channel, ids, _) in enumerate(self.sent):
+            if (channel, ids) == (channel_id, wanted):
+                return 1000 + number
+        return None
+
+    def forget_nonces(self) -> None:
+        """Do what Discord does after a few minutes: a nonce no longer finds its message."""
+        self.by_nonce.clear()
 
     def articles_in(self, channel_id: int) -> list[int]:
         return [i for channel, ids, _ in self.sent if channel == channel_id for i in ids]
@@ -284,6 +302,89 @@ async def test_a_crash_between_sending_and_recording_is_finished_once(
     await Poster(store, sender).run()  # the restarted process
     assert sender.articles_in(10) == [first, second, third]  # each exactly once
     assert [d.article_id for d in await store.deliveries(10)] == [first, second, third]
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def _crash_after_sending(store: Store, sender: MemorySender, clock: Clock) -> None:
+    """Run once and die after Discord made the message, before it was recorded."""
+
+    async def killed(*args: Any) -> None:
+        raise Killed
+
+    real_record = store.record_delivery
+    store.record_delivery = killed  # type: ignore[method-assign]
+    try:
+        with pytest.raises(Killed):
+            await Poster(store, sender, clock=clock).run()
+    finally:
+        store.record_delivery = real_record  # type: ignore[method-assign]
+
+
+async def test_an_unconfirmed_message_found_in_the_channel_after_the_nonce_window_is_not_sent_again(
+    store: Store, sender: MemorySender
+) -> None:
+    await subscribe(store, 10)
+    article = await add(store, 1, quality=90)
+    clock = Clock()
+    await _crash_after_sending(store, sender, clock)
+    clock.now += timedelta(minutes=15)  # the next run: Discord forgot the nonce meanwhile
+    sender.forget_nonces()
+    report = await Poster(store, sender, clock=clock).run()
+    assert sender.searched == [10]
+    assert sender.articles_in(10) == [article]  # once
+    assert [d.article_id for d in await store.deliveries(10)] == [article]
+    assert await store.outbox() == [] and report.posted == 0  # it was posted by the first run
+
+
+async def test_an_unconfirmed_message_not_in_the_channel_is_sent_once(
+    store: Store, sender: MemorySender
+) -> None:
+    await subscribe(store, 10)
+    article = await add(store, 1, quality=90)
+    clock = Clock()
+    sender.failing.add(10)  # 503: Discord made nothing
+    await Poster(store, sender, clock=clock).run()
+    sender.failing.clear()
+    clock.now += timedelta(minutes=15)
+    await Poster(store, sender, clock=clock).run()
+    assert sender.searched == [10] and sender.articles_in(10) == [article]
+
+
+async def test_within_the_nonce_window_the_nonce_alone_decides(
+    store: Store, sender: MemorySender
+) -> None:
+    await subscribe(store, 10)
+    article = await add(store, 1, quality=90)
+    clock = Clock()
+    await _crash_after_sending(store, sender, clock)
+    clock.now += timedelta(seconds=30)  # a quick restart
+    await Poster(store, sender, clock=clock).run()
+    assert sender.searched == [] and sender.articles_in(10) == [article]
+
+
+async def test_a_channel_whose_history_cannot_be_read_gets_the_message_again(
+    store: Store, sender: MemorySender, caplog: pytest.LogCaptureFixture
+) -> None:
+    await subscribe(store, 10)
+    article = await add(store, 1, quality=90)
+    clock = Clock()
+    await _crash_after_sending(store, sender, clock)
+    clock.now += timedelta(minutes=15)
+    sender.forget_nonces()
+    sender.unreadable.add(10)  # no Read Message History: the price is a possible repeat
+    await Poster(store, sender, clock=clock).run()
+    assert sender.articles_in(10) == [article, article]
+    assert "cannot look for an unconfirmed message" in caplog.text
+    assert await store.outbox() == []
 
 
 async def test_concurrent_runs_never_overlap(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 import aiohttp
 import discord
@@ -27,6 +28,8 @@ UNKNOWN_CHANNEL = 10003
 SEND_TIMEOUT = 30.0  # seconds; past that the outcome is unknown and the nonce decides later
 GLOBAL_RATE = 49.0  # messages per second: just under Discord's global 50 requests per second
 RATE_LIMITED_WAITS = 5  # 429s waited out here after discord.py gave up (five 429s each)
+HISTORY_SEARCHED = 100  # messages read when looking for one whose send was not confirmed
+CLOCK_SKEW = timedelta(minutes=1)  # between this machine's clock and Discord's ids
 
 
 class GlobalPacer:
@@ -126,6 +129,30 @@ class DiscordSender:
             except (aiohttp.ClientError, OSError) as exc:
                 raise DeliveryFailed(f"network error: {exc!r}") from exc
 
+    async def find_sent(
+        self, channel_id: int, articles: Sequence[Article], since: datetime
+    ) -> int | None:
+        """Return the id of this bot's message in the channel, posted since ``since``,
+        that shows exactly ``articles``; None if there is none among the next 100."""
+        me = self.client.user
+        if me is None:
+            return None
+        links = {article.link for article in articles}
+        channel = self.client.get_partial_messageable(channel_id)
+        try:
+            async for message in channel.history(
+                limit=HISTORY_SEARCHED, after=since - CLOCK_SKEW, oldest_first=True
+            ):
+                if message.author.id == me.id and _shows(message, links):
+                    return message.id
+        except discord.Forbidden as exc:  # no Read Message History there
+            raise ChannelForbidden(_describe(exc)) from exc
+        except discord.NotFound as exc:
+            raise ChannelGone(_describe(exc)) from exc
+        except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise DeliveryFailed(str(exc)) from exc
+        return None
+
     async def can_post(self, channel_id: int) -> bool:
         """Tell whether the bot's permissions in the channel allow posting articles."""
         channel = self.client.get_channel(channel_id)
@@ -142,6 +169,14 @@ class DiscordSender:
             me = channel.guild.me
             return me is not None and not missing_posting_permissions(channel, me)
         return True
+
+
+def _shows(message: discord.Message, links: set[str]) -> bool:
+    """Tell whether a message shows exactly the articles at ``links``, in any of its forms."""
+    urls = {embed.url for embed in message.embeds if embed.url}
+    if urls:
+        return urls == links
+    return all(f"<{link}>" in message.content for link in links)  # the bare-links form
 
 
 def _retry_after(exc: discord.HTTPException) -> float:

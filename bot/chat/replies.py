@@ -24,6 +24,7 @@ _PERMISSION_NAMES = {
     "view_channel": "View Channel",
     "send_messages": "Send Messages",
     "embed_links": "Embed Links",
+    "read_message_history": "Read Message History",
 }
 
 

@@ -24,7 +24,8 @@ from bot.subscriptions import MODES, Mode
 log = logging.getLogger(__name__)
 
 #: What the bot needs in a channel to post articles there.
-POSTING_PERMISSIONS = ("view_channel", "send_messages", "embed_links")
+# Read Message History: to find a message whose send Discord did not confirm (posting.py).
+POSTING_PERMISSIONS = ("view_channel", "send_messages", "embed_links", "read_message_history")
 
 GuildChannel = discord.TextChannel
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -216,6 +216,28 @@ async def test_a_send_that_times_out_is_resent_with_its_nonce_and_posted_once(wo
     nonces = [r.json["nonce"] for r in world.fake.find_requests("POST", MESSAGES)]
     assert nonces.count(waiting.nonce) == 2  # the same message, sent twice, made once
     assert await world.store.outbox() == []
+
+
+async def test_a_lost_answer_retried_after_discord_forgot_the_nonce_posts_once(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await subscribe(world)
+    sender = world.bot.poster.sender
+    assert isinstance(sender, DiscordSender)
+    sender.timeout = 0.3
+    world.fake.inject_fault("POST", MESSAGES, delay_answer=1.0, times=1)  # made, answer lost
+    await world.bot.poster.run()
+    await asyncio.sleep(1.0)
+    (waiting,) = await world.store.outbox()
+    world.fake.nonce_window = 0  # the next run is 15 minutes later: the nonce is forgotten
+    later = datetime.now(UTC) + timedelta(minutes=15)
+    monkeypatch.setattr(world.bot.poster, "clock", lambda: later)
+    await world.bot.poster.run()
+    sent = titles(world, world.home.channel)
+    assert len(sent) == len(set(sent)) == 3  # the lost one found in the channel, not resent
+    assert await world.store.outbox() == []
+    delivered = {d.article_id for d in await world.store.deliveries(world.home.channel.id)}
+    assert set(waiting.article_ids) <= delivered
 
 
 async def test_admin_runs_posting_now_and_sees_what_happened(world: World) -> None:

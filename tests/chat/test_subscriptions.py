@@ -72,8 +72,12 @@ async def test_subscribe_is_refused_in_direct_messages(world: World) -> None:
     ("denied", "names"),
     [
         (Perm.EMBED_LINKS, "Embed Links"),
+        (Perm.READ_MESSAGE_HISTORY, "Read Message History"),
         (Perm.SEND_MESSAGES, "Send Messages, Embed Links"),  # no sending: no embeds either
-        (Perm.VIEW_CHANNEL, "View Channel, Send Messages, Embed Links"),  # no view: nothing
+        (
+            Perm.VIEW_CHANNEL,
+            "View Channel, Send Messages, Embed Links, Read Message History",
+        ),  # no view: nothing
     ],
 )
 async def test_subscribe_names_the_permissions_the_bot_lacks(
