@@ -146,7 +146,8 @@ class NewsCog(commands.Cog):
                 f"No **{found.name}** articles of quality {min_quality} or more. "
                 "Try a lower `min_quality`."
             )
-        title = found.name if min_quality is None else f"{found.name} (quality ≥ {min_quality})"
+        name = quote(found.name, 100)
+        title = name if min_quality is None else f"{name} (quality ≥ {min_quality})"
         await self._show(interaction, title, fetch, first)
 
     @topic.autocomplete("topic")
@@ -181,7 +182,7 @@ class NewsCog(commands.Cog):
                 f"No provider **{quote(provider)}**.{hint} "
                 "Start typing in the `provider` option to see the providers."
             )
-        await self._show(interaction, first.articles[0].provider.name, fetch, first)
+        await self._show(interaction, quote(first.articles[0].provider.name, 100), fetch, first)
 
     @provider.autocomplete("provider")
     async def _provider_autocomplete(

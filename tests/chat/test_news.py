@@ -324,3 +324,13 @@ async def test_hostile_topic_and_provider_options_get_a_clear_answer(
         options={"topic": text},
     )  # fmt: skip
     assert choices == []
+
+
+async def test_names_with_markdown_show_as_written_in_the_page_header(world: World) -> None:
+    outlet = {"name": "Tech_News *Daily*", "domain": "technews.example.com"}
+    draft = build_draft(article_fields(950, provider=outlet, topics=["Under_score"]))
+    await world.store.save_articles([(draft, None)])
+    by_provider = await world.answer("news provider", provider="technews.example.com")
+    assert by_provider.content.startswith("**Tech\\_News \\*Daily\\*** — 1 to 1 of 1")
+    by_topic = await world.answer("news topic", topic="Under_score")
+    assert by_topic.content.startswith("**Under\\_score** — 1 to 1 of 1")
