@@ -10,9 +10,10 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.chat.embeds import MAX_FIELDS, MESSAGE_EMBED_CHARS, NEWS_COLOUR, clip
-from bot.chat.news import quote, topic_choices
+from bot.chat.news import quote, topic_choices, topic_hint
 from bot.chat.replies import NO_MENTIONS
 from bot.chat.subscriptions import GuildChannel, in_a_server
+from bot.errors import UserError
 from bot.posting import Poster, RunReport, Scope
 from bot.store import Store
 
@@ -64,6 +65,8 @@ class PostingCog(commands.Cog):
     ) -> None:
         """Run the posting job for this server (or one topic or channel of it)."""
         assert interaction.guild_id is not None
+        if topic is not None and await self.store.topic(topic) is None:
+            raise UserError(await topic_hint(self.store, topic))
         scope = Scope(interaction.guild_id, channel.id if channel else None, topic)
         await interaction.response.defer(ephemeral=True, thinking=True)
         report = await self.poster.run(scope, wait=False)

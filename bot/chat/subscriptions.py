@@ -164,16 +164,19 @@ class SubscriptionsCog(commands.Cog):
     ) -> None:
         """Remove a channel's subscription to a topic."""
         guild, member, target = _managed_target(interaction, channel)
+        existing = await self.store.subscription(
+            guild_id=guild.id, channel_id=target.id, topic=topic
+        )
         removed = await self.store.unsubscribe(guild_id=guild.id, channel_id=target.id, topic=topic)
-        if not removed:
+        if existing is None or not removed:
             raise UserError(
                 f"{target.mention} does not follow **{quote(topic)}**. "
                 "See `/subscriptions` for this server's subscriptions."
             )
         log.info("guild %s channel %s unsubscribed from %r by %s",
-                 guild.id, target.id, topic, member.id)  # fmt: skip
+                 guild.id, target.id, existing.topic, member.id)  # fmt: skip
         await interaction.response.send_message(
-            f"{target.mention} no longer gets **{quote(topic)}** articles.",
+            f"{target.mention} no longer gets **{quote(existing.topic)}** articles.",
             allowed_mentions=NO_MENTIONS,
         )
 

@@ -439,3 +439,11 @@ async def test_a_429_that_discord_py_gives_up_on_is_waited_out(world: World) -> 
     )  # five, then two
     report = await world.bot.poster.run()
     assert report.posted == 3 and len(titles(world, world.home.channel)) == 3
+
+
+async def test_post_now_for_an_unknown_topic_gets_a_hint(world: World) -> None:
+    await subscribe(world)
+    answer = await world.answer("post now", user=world.home.admin, topic="Spcae")
+    assert answer.ephemeral
+    assert answer.content.startswith("No articles on the topic **Spcae**. Did you mean **Space**?")
+    assert posts(world, world.home.channel) == []

@@ -116,7 +116,7 @@ async def test_unsubscribe(world: World) -> None:
     await world.answer("subscribe", user=home.moderator, topic="AI")
     await world.answer("subscribe", user=home.moderator, topic="Space")
     answer = await world.answer("unsubscribe", user=home.moderator, topic="ai")
-    assert answer.content == f"<#{home.channel.id}> no longer gets **ai** articles."
+    assert answer.content == f"<#{home.channel.id}> no longer gets **AI** articles."  # as shown
     assert [s.topic for s in await world.store.subscriptions(home.guild.id)] == ["Space"]
     again = await world.answer("unsubscribe", user=home.moderator, topic="AI")
     assert again.ephemeral
