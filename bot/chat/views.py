@@ -23,6 +23,8 @@ EXPIRED = "These buttons have expired. Run the command again to browse."
 
 def page_header(title: str, page: ArticlePage) -> str:
     """Return the line above a page of articles: what it is and where in the results."""
+    if not page.articles:  # the results were removed since the first page was shown
+        return clip(f"**{title}** — no results any more", 2000)
     first = page.offset + 1
     last = page.offset + len(page.articles)
     pages = ""
@@ -76,7 +78,7 @@ class ArticlePager(discord.ui.View):
         return article_embeds(self.page.articles)
 
     def _update_buttons(self) -> None:
-        self.previous.disabled = self.page.offset <= 0
+        self.previous.disabled = self.page.offset <= 0 or not self.page.articles
         self.next.disabled = self.page.offset + len(self.page.articles) >= self.page.total
 
     async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:

@@ -7,7 +7,8 @@ import logging
 import pytest
 
 from bot.chat.bot import NewsBot
-from bot.chat.views import ArticlePager
+from bot.articles import ArticlePage
+from bot.chat.views import ArticlePager, page_header
 from bot.config import Settings
 from bot.parsing import build_draft
 from bot.store import Store
@@ -334,3 +335,8 @@ async def test_names_with_markdown_show_as_written_in_the_page_header(world: Wor
     assert by_provider.content.startswith("**Tech\\_News \\*Daily\\*** — 1 to 1 of 1")
     by_topic = await world.answer("news topic", topic="Under_score")
     assert by_topic.content.startswith("**Under\\_score** — 1 to 1 of 1")
+
+
+def test_a_page_whose_results_were_removed_says_so() -> None:
+    gone = ArticlePage(articles=(), total=0, offset=2, limit=2)
+    assert page_header("Search: AI", gone) == "**Search: AI** — no results any more"
