@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from bot.chat.bot import NewsBot
 from bot.articles import ArticlePage
+from bot.chat.bot import NewsBot
 from bot.chat.views import ArticlePager, page_header
 from bot.config import Settings
 from bot.parsing import build_draft
