@@ -314,8 +314,12 @@ class Clock:
         return self.now
 
 
-async def _crash_after_sending(store: Store, sender: MemorySender, clock: Clock) -> None:
-    """Run once and die after Discord made the message, before it was recorded."""
+async def _unconfirmed(store: Store, sender: MemorySender) -> tuple[int, Clock]:
+    """Subscribe channel 10, add an article, and die after Discord made its message but
+    before it was recorded; return the article and the clock of that run."""
+    await subscribe(store, 10)
+    article = await add(store, 1, quality=90)
+    clock = Clock()
 
     async def killed(*args: Any) -> None:
         raise Killed
@@ -327,15 +331,13 @@ async def _crash_after_sending(store: Store, sender: MemorySender, clock: Clock)
             await Poster(store, sender, clock=clock).run()
     finally:
         store.record_delivery = real_record  # type: ignore[method-assign]
+    return article, clock
 
 
 async def test_an_unconfirmed_message_found_in_the_channel_after_the_nonce_window_is_not_sent_again(
     store: Store, sender: MemorySender
 ) -> None:
-    await subscribe(store, 10)
-    article = await add(store, 1, quality=90)
-    clock = Clock()
-    await _crash_after_sending(store, sender, clock)
+    article, clock = await _unconfirmed(store, sender)
     clock.now += timedelta(minutes=15)  # the next run: Discord forgot the nonce meanwhile
     sender.forget_nonces()
     report = await Poster(store, sender, clock=clock).run()
@@ -362,10 +364,7 @@ async def test_an_unconfirmed_message_not_in_the_channel_is_sent_once(
 async def test_within_the_nonce_window_the_nonce_alone_decides(
     store: Store, sender: MemorySender
 ) -> None:
-    await subscribe(store, 10)
-    article = await add(store, 1, quality=90)
-    clock = Clock()
-    await _crash_after_sending(store, sender, clock)
+    article, clock = await _unconfirmed(store, sender)
     clock.now += timedelta(seconds=30)  # a quick restart
     await Poster(store, sender, clock=clock).run()
     assert sender.searched == [] and sender.articles_in(10) == [article]
@@ -374,10 +373,7 @@ async def test_within_the_nonce_window_the_nonce_alone_decides(
 async def test_a_channel_whose_history_cannot_be_read_gets_the_message_again(
     store: Store, sender: MemorySender, caplog: pytest.LogCaptureFixture
 ) -> None:
-    await subscribe(store, 10)
-    article = await add(store, 1, quality=90)
-    clock = Clock()
-    await _crash_after_sending(store, sender, clock)
+    article, clock = await _unconfirmed(store, sender)
     clock.now += timedelta(minutes=15)
     sender.forget_nonces()
     sender.unreadable.add(10)  # no Read Message History: the price is a possible repeat
