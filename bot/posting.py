@@ -169,9 +169,18 @@ class Poster:
             limit = asyncio.Semaphore(self.channels_at_once)
 
             async def serve(channel_id: int) -> ChannelOutcome:
+                subs = by_channel[channel_id]
                 async with limit:
-                    return await self._serve_channel(channel_id, by_channel[channel_id], scope)
+                    try:
+                        return await self._serve_channel(channel_id, subs, scope)
+                    except Exception as exc:  # this channel only: the others finish their sends
+                        log.exception("channel %s: posting failed; retried next run", channel_id)
+                        outcome = ChannelOutcome(subs[0].guild_id, channel_id)
+                        outcome.skipped = f"failed ({exc}); retried next run"
+                        return outcome
 
+            # Every channel ends before the run does, so that the next run never plans a
+            # channel whose sends are still under way.
             report.channels = list(await asyncio.gather(*(serve(c) for c in by_channel)))
             log.info("posting run: %s", report.summary())
             return report
@@ -260,7 +269,8 @@ class Poster:
             try:
                 message_id = await self.sender.send(channel_id, message.articles, nonce)
             except ChannelForbidden as exc:
-                await self.store.drop_outbox(nonce)
+                if not message.resend:  # refused, so never made; a resend's first try may have
+                    await self.store.drop_outbox(nonce)  # been: it waits for the resume
                 for sub in subs:
                     await self.store.pause_subscription(sub.id, str(exc))
                 log.warning("channel %s: paused %d subscriptions: %s", channel_id, len(subs), exc)

@@ -11,17 +11,25 @@ from typing import Any
 import pytest
 
 from bot.articles import Article
-from bot.errors import ChannelForbidden, ChannelGone, DeliveryFailed, MessageRefused, RunInProgress
+from bot.errors import (
+    ChannelForbidden,
+    ChannelGone,
+    DeliveryFailed,
+    MessageRefused,
+    RunInProgress,
+    StoreError,
+)
 from bot.parsing import build_draft
 from bot.posting import Poster, Scope, explain, message_nonce, owns_guild_for
 from bot.store import Store
+from bot.subscriptions import OutboxMessage
 from tests.factories import article_fields
 
 GUILD, OTHER_GUILD = 1 << 22, 2 << 22  # shards 1 and 0 of 2... (1 % 2, 2 % 2)
 
 
-class Killed(Exception):
-    """The process dying at a chosen point."""
+class Killed(BaseException):
+    """The process dying at a chosen point: not an error the code could handle."""
 
 
 @dataclass
@@ -381,6 +389,32 @@ async def test_a_channel_whose_history_cannot_be_read_gets_the_message_again(
     assert sender.articles_in(10) == [article, article]
     assert "cannot look for an unconfirmed message" in caplog.text
     assert await store.outbox() == []
+
+
+async def test_a_channel_that_fails_does_not_end_the_run_for_the_others(
+    store: Store, sender: MemorySender, poster: Poster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await subscribe(store, 10)
+    await subscribe(store, 20)
+    article = await add(store, 1, quality=90)
+    real_add_outbox = store.add_outbox
+
+    async def locked_for_10(message: OutboxMessage) -> None:
+        if message.channel_id == 10:
+            raise StoreError("cannot write to newsbot.db: database is locked")
+        await real_add_outbox(message)
+
+    monkeypatch.setattr(store, "add_outbox", locked_for_10)
+    report = await poster.run()  # returns only once every channel is done
+    by_channel = {c.channel_id: c for c in report.channels}
+    assert by_channel[10].skipped == (
+        "failed (cannot write to newsbot.db: database is locked); retried next run"
+    )
+    assert [a.id for a in by_channel[20].posted] == [article]
+    assert [d.article_id for d in await store.deliveries(20)] == [article]
+    monkeypatch.setattr(store, "add_outbox", real_add_outbox)
+    await poster.run()
+    assert sender.articles_in(10) == sender.articles_in(20) == [article]
 
 
 async def test_concurrent_runs_never_overlap(

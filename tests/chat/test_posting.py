@@ -240,6 +240,33 @@ async def test_a_lost_answer_retried_after_discord_forgot_the_nonce_posts_once(
     assert set(waiting.article_ids) <= delivered
 
 
+async def test_a_channel_refused_while_a_send_was_unconfirmed_gets_it_once_after_resuming(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    channel = world.home.channel
+    await subscribe(world, min_quality=99)
+    await new_articles(world, 1, quality=99)
+    sender = world.bot.poster.sender
+    assert isinstance(sender, DiscordSender)
+    sender.timeout = 0.3
+    world.fake.inject_fault("POST", MESSAGES, delay_answer=1.0, times=1)  # made, answer lost
+    await world.bot.poster.run()
+    await asyncio.sleep(1.0)
+    await world.fake.set_permission_overwrite(channel, world.fake.bot, deny=Perm.SEND_MESSAGES)
+    await eventually(lambda: sender.can_post(channel.id), lambda can: not can)
+    await world.bot.poster.run()  # the resend is refused (403): paused, the entry kept
+    (subscription,) = await world.store.subscriptions(world.home.guild.id)
+    assert not subscription.active and len(await world.store.outbox()) == 1
+    world.fake.nonce_window = 0  # permissions come back hours later
+    later = datetime.now(UTC) + timedelta(hours=3)
+    monkeypatch.setattr(world.bot.poster, "clock", lambda: later)
+    await world.fake.remove_permission_overwrite(channel, world.fake.bot.id)
+    await eventually(lambda: sender.can_post(channel.id), bool)
+    report = await world.bot.poster.run()
+    assert report.resumed and titles(world, channel).count("Fresh story 500") == 1
+    assert await world.store.outbox() == []
+
+
 async def test_admin_runs_posting_now_and_sees_what_happened(world: World) -> None:
     await subscribe(world)
     answer = await (await world.ask("post now", user=world.home.admin)).followup()
