@@ -61,17 +61,18 @@ async def _serve(settings: Settings, token: str) -> int:
                 raise ConfigError(f"Discord refused DISCORD_TOKEN. {TOKEN_HELP}") from None
             except discord.PrivilegedIntentsRequired:
                 raise ConfigError("Discord refused the bot's intents.") from None
-            except discord.HTTPException as exc:  # a 5xx that outlasted discord.py's retries
-                raise DiscordUnreachable(
-                    f"Discord answered {exc.status} to the login; {UNREACHABLE_HELP}"
-                ) from None
-            except (aiohttp.ClientError, OSError, TimeoutError) as exc:  # once logged in,
-                # discord.py reconnects by itself: only the login gets here
-                raise DiscordUnreachable(
-                    f"cannot reach Discord at {discord.http.Route.BASE} ({exc}); {UNREACHABLE_HELP}"
-                ) from None
+            except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as exc:
+                # Once logged in, discord.py reconnects by itself: only the login gets here.
+                if not bot.is_closed():  # (closed: a signal stopped it while it logged in)
+                    raise DiscordUnreachable(_unreachable(exc)) from None
     log.info("stopped")
     return 0
+
+
+def _unreachable(exc: Exception) -> str:
+    if isinstance(exc, discord.HTTPException):  # a 5xx that outlasted discord.py's retries
+        return f"Discord answered {exc.status} to the login; {UNREACHABLE_HELP}"
+    return f"cannot reach Discord at {discord.http.Route.BASE} ({exc}); {UNREACHABLE_HELP}"
 
 
 def stop_on_signals(bot: NewsBot) -> Callable[[int], None]:

@@ -7,6 +7,7 @@ processes and the store writes in its own thread, so commands keep answering mea
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -69,6 +70,8 @@ def _logged(job: Callable[[], Awaitable[object]], name: str) -> Callable[[], Awa
             log.error("%s job failed: %s; it runs again at its next interval", name, exc)
         except Exception:
             log.exception("%s job failed; it runs again at its next interval", name)
+        except asyncio.CancelledError:  # the bot is stopping (a signal): not a failure
+            log.info("%s job stopped: the bot is closing", name)
 
     run.__name__ = f"{name}_job"
     return run

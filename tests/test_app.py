@@ -88,6 +88,22 @@ async def test_discord_failing_the_login_exits_2_with_one_line(tmp_path: Path) -
     assert "Traceback" not in log
 
 
+async def test_a_signal_while_logging_in_stops_cleanly(tmp_path: Path) -> None:
+    async with FakeDiscord() as fake:
+        make_server(fake, "home")
+        sync = "/applications/{application_id}/commands"
+        fake.inject_delay("PUT", sync, 10.0, times=1)  # the first start syncs its commands
+        process = await run_newsbot(
+            tmp_path, bot_env(tmp_path, DISCORD_TOKEN=fake.token, **fake.env())
+        )
+        await asyncio.sleep(3.0)  # started and logging in: the sync waits for its answer
+        process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(process.communicate(), 30)
+    log = stderr.decode()
+    assert process.returncode == 0, log
+    assert "cannot reach Discord" not in log and "Traceback" not in log
+
+
 async def test_a_bad_setting_exits_2(tmp_path: Path) -> None:
     status, log = await exit_of(
         tmp_path, bot_env(tmp_path, DISCORD_TOKEN="x", NEWSBOT_SHARD_IDS="0")
