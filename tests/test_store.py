@@ -473,3 +473,21 @@ async def test_two_processes_saving_the_same_articles_at_once_never_fail_or_dupl
         assert sorted(o.status for run in outcomes for o in run) == ["added"] * 3 + ["updated"] * 3
         assert await first.article_count() == 3
         assert {t.name: t.count for t in await second.topics()} == {"AI": 3, "Space": 3}
+
+
+async def test_reads_do_not_wait_behind_a_write_held_up_by_another_process(
+    store: Store,
+) -> None:
+    await save(store, draft(1))
+    other = sqlite3.connect(store.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    other.execute("INSERT INTO state (key, value) VALUES ('x', 'y')")
+    writing = asyncio.create_task(save(store, draft(2)))  # waits for the lock (busy timeout)
+    await asyncio.sleep(0.2)
+    assert not writing.done()
+    topics = await asyncio.wait_for(store.topics(), 2)  # a command's read answers meanwhile
+    assert {t.name for t in topics} == {"AI", "Space"}
+    other.execute("ROLLBACK")
+    await writing
+    assert await store.article_count() == 2
+    other.close()

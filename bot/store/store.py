@@ -8,6 +8,7 @@ import sqlite3
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager, suppress
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
@@ -41,6 +42,7 @@ SEARCH_CAP = 1000  # a search counts, and ranks by relevance, at most this many 
 COMMON_SAMPLE = 1000  # newest articles that tell whether a search word is too common
 BACKLOG_WINDOW = 20  # a new subscription's backfill is the best of this many newest articles
 _CHUNK = 500  # rows per "IN (...)" list, well under SQLite's variable limit
+_IN_TRANSACTION: ContextVar[bool] = ContextVar("newsbot_in_transaction", default=False)
 
 
 @pickled_as_tuple
@@ -111,7 +113,10 @@ class Store:
     """The article database. Open it with ``Store.open(path)`` and close it when done."""
 
     def __init__(self, connection: aiosqlite.Connection, path: Path) -> None:
-        self._db = connection
+        self._db = connection  # writes, and the reads inside a write transaction
+        # Reads outside a transaction go to a second connection: in WAL mode they never wait
+        # for a writer, not even one waiting out another process's lock (busy_timeout).
+        self._reader = connection
         self.path = path
         # One connection serves many coroutines: their transactions must take turns.
         self._writing = asyncio.Lock()
@@ -133,15 +138,21 @@ class Store:
         try:
             await store._configure()
             await store._migrate()
+            store._reader = await aiosqlite.connect(path, isolation_level=None)
+            store._reader.row_factory = sqlite3.Row
+            for pragma in ("busy_timeout = 10000", "cache_size = -65536", "query_only = ON"):
+                await store._reader.execute(f"PRAGMA {pragma}")
         except BaseException as exc:
-            await connection.close()
+            await store.close()
             if isinstance(exc, sqlite3.DatabaseError):
                 raise StoreError(f"cannot use database {path}: {exc}") from None
             raise
         return store
 
     async def close(self) -> None:
-        """Close the database connection."""
+        """Close the database connections."""
+        if self._reader is not self._db:
+            await self._reader.close()
         await self._db.close()
 
     async def __aenter__(self) -> Self:
@@ -192,6 +203,7 @@ class Store:
         process past the busy timeout, damaged) raises ``StoreError`` saying so.
         """
         async with self._writing:
+            writing = _IN_TRANSACTION.set(True)  # this task's reads see what it writes
             try:
                 await self._db.execute("BEGIN IMMEDIATE")
                 try:
@@ -205,6 +217,8 @@ class Store:
                 raise  # newsbot's own mistake, not the database's condition
             except sqlite3.DatabaseError as exc:
                 raise StoreError(f"cannot write to {self.path}: {exc}") from exc
+            finally:
+                _IN_TRANSACTION.reset(writing)
 
     async def _scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         row = await self._first(sql, params)
@@ -212,8 +226,9 @@ class Store:
 
     async def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         # One hop to aiosqlite's thread, not three (execute, fetchall, close).
+        db = self._db if _IN_TRANSACTION.get() else self._reader
         try:
-            return list(await self._db.execute_fetchall(sql, params))
+            return list(await db.execute_fetchall(sql, params))
         except sqlite3.DatabaseError as exc:  # damaged, or changed behind newsbot's back
             raise StoreError(f"cannot use database {self.path}: {exc}") from exc
 
