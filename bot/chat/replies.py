@@ -17,6 +17,7 @@ from bot.errors import NewsbotError, StoreError
 log = logging.getLogger(__name__)
 
 NO_MENTIONS = discord.AllowedMentions.none()
+UNKNOWN_INTERACTION = 10062  # Discord's code for an interaction answered after 3 s
 
 _PERMISSION_NAMES = {
     "manage_channels": "Manage Channels",
@@ -79,6 +80,11 @@ async def reply_error(interaction: discord.Interaction[Any], error: BaseExceptio
     """Answer a failed interaction: the reason for a user error, an apology for a bug."""
     message = user_message(error)
     original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+    if isinstance(original, discord.NotFound) and original.code == UNKNOWN_INTERACTION:
+        command = interaction.command.qualified_name if interaction.command else "interaction"
+        log.warning("%s answered too late: Discord had expired the interaction (over 3 s)",
+                    command)  # fmt: skip
+        return  # nobody to tell: the interaction is gone
     if isinstance(original, StoreError):
         log.error("database error in an interaction (guild %s): %s", interaction.guild_id, original)
     if message is None:

@@ -12,7 +12,7 @@ from bot.chat.views import ArticlePager, page_header
 from bot.config import Settings
 from bot.parsing import build_draft
 from bot.store import Store
-from tests.chat.conftest import World
+from tests.chat.conftest import World, eventually
 from tests.factories import article_fields
 from tests.fake_discord import running_bot
 
@@ -340,3 +340,23 @@ async def test_names_with_markdown_show_as_written_in_the_page_header(world: Wor
 def test_a_page_whose_results_were_removed_says_so() -> None:
     gone = ArticlePage(articles=(), total=0, offset=2, limit=2)
     assert page_header("Search: AI", gone) == "**Search: AI** — no results any more"
+
+
+async def test_an_answer_that_comes_too_late_is_one_warning_not_an_unexpected_error(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    callback = "/interactions/{interaction_id}/{interaction_token}/callback"
+    world.fake.inject_fault(
+        "POST", callback, status=404, code=10062, message="Unknown interaction", times=2
+    )  # as if the bot had taken over 3 s: the answer, then the error report, are refused
+    with caplog.at_level(logging.WARNING):
+        handle = await world.ask("news topics")
+        await eventually(lambda: _warnings(caplog), bool)
+    assert await _warnings(caplog) == [
+        "news topics answered too late: Discord had expired the interaction (over 3 s)"
+    ]
+
+
+async def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING
+            and r.name.startswith("bot.")]  # fmt: skip
