@@ -162,6 +162,7 @@ class Poster:
         if not wait and self._running.locked():
             raise RunInProgress("A posting run is under way right now; try again in a minute.")
         async with self._running:
+            self.store.check_file()  # never post what the database would not remember
             report = RunReport()
             subscriptions = await self._subscriptions(scope)
             report.resumed = await self._resume_paused(subscriptions)

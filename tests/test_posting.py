@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -462,3 +463,15 @@ def test_nonce_depends_on_channel_and_articles_only() -> None:
 def test_delivery_time_comes_from_the_clock() -> None:
     moment = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
     assert Poster(None, MemorySender(), clock=lambda: moment).clock() == moment  # type: ignore[arg-type]
+
+
+async def test_nothing_is_posted_once_the_database_file_was_removed(
+    store: Store, sender: MemorySender, poster: Poster
+) -> None:
+    await subscribe(store, 10)
+    await add(store, 1, quality=90)
+    for suffix in ("", "-wal", "-shm"):  # `rm newsbot.db*` while the bot runs
+        Path(f"{store.path}{suffix}").unlink(missing_ok=True)
+    with pytest.raises(StoreError, match="was removed or replaced while newsbot ran"):
+        await poster.run()
+    assert sender.sent == []  # deliveries recorded in a deleted file would be forgotten

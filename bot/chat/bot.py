@@ -98,6 +98,7 @@ class NewsBot(commands.AutoShardedBot):
 
     async def rescan(self) -> LoadReport:
         """Load new and changed article files from the data directory."""
+        self.store.check_file()
         if not self.settings.data_dir.is_dir():
             log.warning("no data directory %s: no new articles", self.settings.data_dir)
             return LoadReport()

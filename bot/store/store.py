@@ -83,6 +83,14 @@ MIGRATIONS = _migrations()
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
+
+
 def parse_time(text: str) -> datetime:
     """Return the aware datetime of the store's UTC text."""
     return datetime.fromisoformat(text).astimezone(UTC)
@@ -118,6 +126,7 @@ class Store:
         # for a writer, not even one waiting out another process's lock (busy_timeout).
         self._reader = connection
         self.path = path
+        self._identity = _file_identity(path)
         # One connection serves many coroutines: their transactions must take turns.
         self._writing = asyncio.Lock()
 
@@ -148,6 +157,15 @@ class Store:
                 raise StoreError(f"cannot use database {path}: {exc}") from None
             raise
         return store
+
+    def check_file(self) -> None:
+        """Raise ``StoreError`` if the database file was removed or replaced since it was
+        opened: what this store writes would be lost, and the jobs must not go on."""
+        if _file_identity(self.path) != self._identity:
+            raise StoreError(
+                f"the database file {self.path} was removed or replaced while newsbot ran; "
+                "restart newsbot (nothing is posted until then)"
+            )
 
     async def close(self) -> None:
         """Close the database connections."""

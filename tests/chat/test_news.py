@@ -350,7 +350,7 @@ async def test_an_answer_that_comes_too_late_is_one_warning_not_an_unexpected_er
         "POST", callback, status=404, code=10062, message="Unknown interaction", times=2
     )  # as if the bot had taken over 3 s: the answer, then the error report, are refused
     with caplog.at_level(logging.WARNING):
-        handle = await world.ask("news topics")
+        await world.ask("news topics")
         await eventually(lambda: _warnings(caplog), bool)
     assert await _warnings(caplog) == [
         "news topics answered too late: Discord had expired the interaction (over 3 s)"
