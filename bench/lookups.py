@@ -760,7 +760,7 @@ async def check_same_sql(store: Store, bare: Bare, queries: Iterable[Query]) -> 
     """Run ``queries`` both ways with statement tracing; return every difference found."""
     traced: dict[str, list[str]] = {"store": [], "bare": []}
     # The store keeps its aiosqlite connection private; a benchmark may peek.
-    await store._db.set_trace_callback(traced["store"].append)
+    await store._reader.set_trace_callback(traced["store"].append)  # lookups only read
     bare.connection.set_trace_callback(traced["bare"].append)
     problems = []
     checked = 0
@@ -776,7 +776,7 @@ async def check_same_sql(store: Store, bare: Bare, queries: Iterable[Query]) -> 
             elif found != expected:
                 problems.append(f"{query}: the store found {found}, bare {expected}")
     finally:
-        await store._db.set_trace_callback(None)  # type: ignore[arg-type]  # sqlite3 takes None
+        await store._reader.set_trace_callback(None)  # type: ignore[arg-type]  # sqlite3 takes None
         bare.connection.set_trace_callback(None)
     return problems if checked else ["nothing checked"]
 
