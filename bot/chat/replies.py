@@ -5,9 +5,11 @@ This is the one place that maps errors to what a person reads.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 import discord
 from discord import app_commands
@@ -18,6 +20,8 @@ log = logging.getLogger(__name__)
 
 NO_MENTIONS = discord.AllowedMentions.none()
 UNKNOWN_INTERACTION = 10062  # Discord's code for an interaction answered after 3 s
+ANSWER_WITHIN = 2.0  # seconds of work before saying "thinking": Discord allows 3 in all
+T = TypeVar("T")
 
 _PERMISSION_NAMES = {
     "manage_channels": "Manage Channels",
@@ -63,6 +67,28 @@ def user_message(error: BaseException) -> str | None:
     if isinstance(error, app_commands.CheckFailure):
         return "You cannot use this command here."
     return None
+
+
+async def within_deadline(interaction: discord.Interaction[Any], work: Awaitable[T]) -> T:
+    """Await ``work``; if it takes longer than Discord waits for a first answer (3 s), say
+    "thinking" first, so that the answer can follow when the work is done.
+
+    A write waits while another process holds the database's write lock.
+    """
+    task = asyncio.ensure_future(work)
+    done, _ = await asyncio.wait({task}, timeout=ANSWER_WITHIN)
+    if not done and not interaction.response.is_done():
+        await interaction.response.defer(thinking=True)
+    return await task
+
+
+async def send_public(interaction: discord.Interaction[Any], content: str) -> None:
+    """Send an answer everyone in the channel sees, as a first answer or after "thinking"."""
+    content = content[:2000]
+    if interaction.response.is_done():
+        await interaction.followup.send(content, allowed_mentions=NO_MENTIONS)
+    else:
+        await interaction.response.send_message(content, allowed_mentions=NO_MENTIONS)
 
 
 async def send_ephemeral(interaction: discord.Interaction[Any], content: str) -> None:

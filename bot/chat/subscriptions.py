@@ -15,7 +15,7 @@ from discord.ext import commands
 
 from bot.chat.embeds import NEWS_COLOUR, clip
 from bot.chat.news import check_range, quote, topic_choices, topic_hint
-from bot.chat.replies import NO_MENTIONS, permission_names
+from bot.chat.replies import NO_MENTIONS, permission_names, send_public, within_deadline
 from bot.config import Settings
 from bot.errors import UserError
 from bot.store import Store
@@ -115,14 +115,17 @@ class SubscriptionsCog(commands.Cog):
         if found is None:
             raise UserError(await topic_hint(self.store, topic))
         threshold = self.settings.min_quality if min_quality is None else min_quality
-        subscription, created = await self.store.subscribe(
-            guild_id=guild.id,
-            channel_id=target.id,
-            topic=found.name,
-            min_quality=threshold,
-            created_by=member.id,
-            mode=mode,
-            backfill=self.settings.backfill,
+        subscription, created = await within_deadline(
+            interaction,
+            self.store.subscribe(
+                guild_id=guild.id,
+                channel_id=target.id,
+                topic=found.name,
+                min_quality=threshold,
+                created_by=member.id,
+                mode=mode,
+                backfill=self.settings.backfill,
+            ),
         )
         log.info(
             "guild %s channel %s %s to %r (quality >= %s) by %s",
@@ -142,7 +145,7 @@ class SubscriptionsCog(commands.Cog):
             )
         if subscription.paused_reason:
             message += f" (Paused: {subscription.paused_reason})"
-        await interaction.response.send_message(message, allowed_mentions=NO_MENTIONS)
+        await send_public(interaction, message)
 
     @subscribe.autocomplete("topic")
     async def _subscribe_topic(
@@ -167,7 +170,10 @@ class SubscriptionsCog(commands.Cog):
         existing = await self.store.subscription(
             guild_id=guild.id, channel_id=target.id, topic=topic
         )
-        removed = await self.store.unsubscribe(guild_id=guild.id, channel_id=target.id, topic=topic)
+        removed = await within_deadline(
+            interaction,
+            self.store.unsubscribe(guild_id=guild.id, channel_id=target.id, topic=topic),
+        )
         if existing is None or not removed:
             raise UserError(
                 f"{target.mention} does not follow **{quote(topic)}**. "
@@ -175,9 +181,8 @@ class SubscriptionsCog(commands.Cog):
             )
         log.info("guild %s channel %s unsubscribed from %r by %s",
                  guild.id, target.id, existing.topic, member.id)  # fmt: skip
-        await interaction.response.send_message(
-            f"{target.mention} no longer gets **{quote(existing.topic)}** articles.",
-            allowed_mentions=NO_MENTIONS,
+        await send_public(
+            interaction, f"{target.mention} no longer gets **{quote(existing.topic)}** articles."
         )
 
     @unsubscribe.autocomplete("topic")

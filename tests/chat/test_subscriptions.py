@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import sqlite3
 
 import pytest
 
@@ -237,3 +239,26 @@ async def test_a_channel_of_another_server_gets_a_plain_answer(world: World) -> 
     )
     assert answer.ephemeral and "AppCommandChannel" not in answer.content
     assert await world.store.subscriptions(world.home.guild.id) == []
+
+
+async def test_subscribe_while_another_process_holds_the_database_says_thinking_then_answers(
+    world: World,
+) -> None:
+    other = sqlite3.connect(world.store.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # a long `newsbot load` batch, say
+
+    async def release_later() -> None:
+        await asyncio.sleep(3.0)  # past Discord's 3 s for a first answer
+        other.execute("ROLLBACK")
+
+    releasing = asyncio.create_task(release_later())
+    handle = await world.ask("subscribe", user=world.home.moderator, topic="AI")
+    first = await handle.response(timeout=5)
+    assert first.type == 5  # DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE: "thinking"
+    answer = await handle.followup(timeout=10)
+    assert answer.content == (
+        f"<#{world.home.channel.id}> now gets new **AI** articles of quality 50 or more."
+    )
+    await releasing
+    other.close()
+    assert [s.topic for s in await world.store.subscriptions(world.home.guild.id)] == ["AI"]
