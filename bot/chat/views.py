@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
@@ -59,6 +60,7 @@ class ArticlePager(discord.ui.View):
         self.previous.custom_id = f"{PAGER_PREFIX}{self.token}:previous"
         self.next.custom_id = f"{PAGER_PREFIX}{self.token}:next"
         self.live = live  # the tokens of the bot's working pagers, this one's among them
+        self._turning = asyncio.Lock()
         self.live.add(self.token)
         self._update_buttons()
 
@@ -92,29 +94,35 @@ class ArticlePager(discord.ui.View):
         )
         return False
 
-    async def _show(self, interaction: discord.Interaction[Any], offset: int) -> None:
-        self.page = await self.fetch(max(0, offset))
-        if not self.page.articles and self.page.total:  # the results shrank meanwhile
-            last = (self.page.total - 1) // self.page.limit * self.page.limit
-            self.page = await self.fetch(last)
-        self._update_buttons()
-        await interaction.response.edit_message(
-            content=self.content, embeds=self.embeds, view=self, allowed_mentions=NO_MENTIONS
-        )
+    async def _turn(self, interaction: discord.Interaction[Any], pages: int) -> None:
+        """Move ``pages`` pages on from the page shown when this press's turn comes.
+
+        Presses are taken one at a time: two quick presses of Next move two pages.
+        """
+        async with self._turning:
+            offset = max(0, self.page.offset + pages * self.page.limit)
+            self.page = await self.fetch(offset)
+            if not self.page.articles and self.page.total:  # the results shrank meanwhile
+                last = (self.page.total - 1) // self.page.limit * self.page.limit
+                self.page = await self.fetch(last)
+            self._update_buttons()
+            await interaction.response.edit_message(
+                content=self.content, embeds=self.embeds, view=self, allowed_mentions=NO_MENTIONS
+            )
 
     @discord.ui.button(label="Previous", emoji="◀️", style=discord.ButtonStyle.secondary)
     async def previous(
         self, interaction: discord.Interaction[Any], button: discord.ui.Button[ArticlePager]
     ) -> None:
         """Show the previous page."""
-        await self._show(interaction, self.page.offset - self.page.limit)
+        await self._turn(interaction, -1)
 
     @discord.ui.button(label="Next", emoji="▶️", style=discord.ButtonStyle.primary)
     async def next(
         self, interaction: discord.Interaction[Any], button: discord.ui.Button[ArticlePager]
     ) -> None:
         """Show the next page."""
-        await self._show(interaction, self.page.offset + self.page.limit)
+        await self._turn(interaction, +1)
 
     async def on_timeout(self) -> None:
         """Disable the buttons so that nobody presses a dead control."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
@@ -360,3 +361,18 @@ async def test_an_answer_that_comes_too_late_is_one_warning_not_an_unexpected_er
 async def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING
             and r.name.startswith("bot.")]  # fmt: skip
+
+
+async def test_two_quick_presses_of_next_move_two_pages(world: World) -> None:
+    first = await (handle := await world.ask("news topic", topic="AI")).response()
+    message = handle.original_message
+    assert message is not None and first.content == "**AI** — 1 to 5 of 13 · page 1 of 3"
+    next_id = str(button(first.components, "Next")["custom_id"])
+    clicks = await asyncio.gather(
+        *(world.fake.click_button(message, next_id, world.home.member) for _ in range(2))
+    )
+    answers = [await click.response() for click in clicks]
+    assert sorted(a.content for a in answers) == [
+        "**AI** — 11 to 13 of 13 · page 3 of 3",
+        "**AI** — 6 to 10 of 13 · page 2 of 3",
+    ]
