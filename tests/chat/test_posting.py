@@ -218,16 +218,22 @@ async def test_a_send_that_times_out_is_resent_with_its_nonce_and_posted_once(wo
     assert await world.store.outbox() == []
 
 
+async def lose_an_answer(world: World) -> DiscordSender:
+    """Run once with Discord making the message but its answer arriving too late."""
+    sender = world.bot.poster.sender
+    assert isinstance(sender, DiscordSender)
+    sender.timeout = 0.3
+    world.fake.inject_fault("POST", MESSAGES, delay_answer=1.0, times=1)
+    await world.bot.poster.run()
+    await asyncio.sleep(1.0)  # the late answer lands: the message exists
+    return sender
+
+
 async def test_a_lost_answer_retried_after_discord_forgot_the_nonce_posts_once(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await subscribe(world)
-    sender = world.bot.poster.sender
-    assert isinstance(sender, DiscordSender)
-    sender.timeout = 0.3
-    world.fake.inject_fault("POST", MESSAGES, delay_answer=1.0, times=1)  # made, answer lost
-    await world.bot.poster.run()
-    await asyncio.sleep(1.0)
+    await lose_an_answer(world)
     (waiting,) = await world.store.outbox()
     world.fake.nonce_window = 0  # the next run is 15 minutes later: the nonce is forgotten
     later = datetime.now(UTC) + timedelta(minutes=15)
@@ -246,12 +252,7 @@ async def test_a_channel_refused_while_a_send_was_unconfirmed_gets_it_once_after
     channel = world.home.channel
     await subscribe(world, min_quality=99)
     await new_articles(world, 1, quality=99)
-    sender = world.bot.poster.sender
-    assert isinstance(sender, DiscordSender)
-    sender.timeout = 0.3
-    world.fake.inject_fault("POST", MESSAGES, delay_answer=1.0, times=1)  # made, answer lost
-    await world.bot.poster.run()
-    await asyncio.sleep(1.0)
+    sender = await lose_an_answer(world)
     await world.fake.set_permission_overwrite(channel, world.fake.bot, deny=Perm.SEND_MESSAGES)
     await eventually(lambda: sender.can_post(channel.id), lambda can: not can)
     await world.bot.poster.run()  # the resend is refused (403): paused, the entry kept
