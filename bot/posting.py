@@ -90,8 +90,12 @@ class PlannedMessage:
     channel_id: int
     guild_id: int
     articles: tuple[Article, ...]
-    resend: bool = False  # an outbox message from an earlier, unconfirmed send
-    since: datetime | None = None  # when that earlier send was first tried
+    since: datetime | None = None  # of an earlier, unconfirmed send: when it was first tried
+
+    @property
+    def resend(self) -> bool:
+        """Tell whether this is an outbox message from an earlier, unconfirmed send."""
+        return self.since is not None
 
 
 @dataclass(slots=True)
@@ -232,7 +236,6 @@ class Poster:
                 channel_id,
                 guild_id,
                 tuple(await self.store.articles(m.article_ids)),
-                resend=True,
                 since=m.created_at,
             )
             for m in await self.store.outbox(channel_id)

@@ -82,23 +82,16 @@ async def within_deadline(interaction: discord.Interaction[Any], work: Awaitable
     return await task
 
 
-async def send_public(interaction: discord.Interaction[Any], content: str) -> None:
-    """Send an answer everyone in the channel sees, as a first answer or after "thinking"."""
+async def send(
+    interaction: discord.Interaction[Any], content: str, *, ephemeral: bool = False
+) -> None:
+    """Answer with one message, whether or not the interaction was answered yet (deferred)."""
     content = content[:2000]
     if interaction.response.is_done():
-        await interaction.followup.send(content, allowed_mentions=NO_MENTIONS)
-    else:
-        await interaction.response.send_message(content, allowed_mentions=NO_MENTIONS)
-
-
-async def send_ephemeral(interaction: discord.Interaction[Any], content: str) -> None:
-    """Send a private one-line answer, whether or not the interaction was answered yet."""
-    content = content[:2000]
-    if interaction.response.is_done():
-        await interaction.followup.send(content, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        await interaction.followup.send(content, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS)
     else:
         await interaction.response.send_message(
-            content, ephemeral=True, allowed_mentions=NO_MENTIONS
+            content, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS
         )
 
 
@@ -126,6 +119,6 @@ async def reply_error(interaction: discord.Interaction[Any], error: BaseExceptio
             f"`{reference}`; please mention it if you report the problem."
         )
     try:
-        await send_ephemeral(interaction, message)
+        await send(interaction, message, ephemeral=True)
     except discord.HTTPException as exc:  # the interaction expired or the channel is gone
         log.warning("could not tell the user about an error: %s", exc)

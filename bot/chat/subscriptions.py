@@ -15,7 +15,7 @@ from discord.ext import commands
 
 from bot.chat.embeds import NEWS_COLOUR, clip
 from bot.chat.news import check_range, quote, topic_choices, topic_hint
-from bot.chat.replies import NO_MENTIONS, permission_names, send_public, within_deadline
+from bot.chat.replies import NO_MENTIONS, permission_names, send, within_deadline
 from bot.config import Settings
 from bot.errors import UserError
 from bot.store import Store
@@ -145,7 +145,7 @@ class SubscriptionsCog(commands.Cog):
             )
         if subscription.paused_reason:
             message += f" (Paused: {subscription.paused_reason})"
-        await send_public(interaction, message)
+        await send(interaction, message)
 
     @subscribe.autocomplete("topic")
     async def _subscribe_topic(
@@ -181,7 +181,7 @@ class SubscriptionsCog(commands.Cog):
             )
         log.info("guild %s channel %s unsubscribed from %r by %s",
                  guild.id, target.id, existing.topic, member.id)  # fmt: skip
-        await send_public(
+        await send(
             interaction, f"{target.mention} no longer gets **{quote(existing.topic)}** articles."
         )
 
