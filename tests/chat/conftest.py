@@ -21,6 +21,23 @@ from tests.fake_discord.state import FakeChannel, FakeGuild, FakeUser, Perm
 T = TypeVar("T")
 DATA = Path(__file__).resolve().parents[2] / "data" / "articles"
 
+#: Every operation of Discord's API (by its ``operationId`` in the description the
+#: fake is held to) that newsbot calls, and what for. A bot test that calls another
+#: one fails, so this list stays the bot's whole surface of Discord's REST API.
+BOT_OPERATIONS = {
+    "get_my_user": "log in",
+    "get_my_oauth2_application": "log in: the application id for commands",
+    "get_bot_gateway": "connect: the gateway URL and shard count",
+    "bulk_set_application_commands": "sync the slash commands",
+    "bulk_set_guild_application_commands": "sync them to NEWSBOT_DEV_GUILD",
+    "create_message": "post articles",
+    "list_messages": "look for a message whose send was not confirmed",
+    "get_channel": "a channel missing from the cache before posting",
+    "create_interaction_response": "answer commands, autocomplete and page buttons",
+    "execute_webhook": "answer after 'thinking'",
+    "update_webhook_message": "disable page buttons when they expire",
+}
+
 
 @dataclass
 class Server:
@@ -106,3 +123,6 @@ async def world(bot_store: Store) -> AsyncIterator[World]:
         bot = NewsBot(bot_store, Settings(min_quality=50), guild_ready_timeout=0.05)
         async with running_bot(fake, bot):
             yield World(fake, bot, bot_store, home, away)
+        called = [fake.router.resolve(request.method, request.path) for request in fake.requests]
+        operations = {found[0].operation.operation_id for found in called if found is not None}
+        assert operations <= BOT_OPERATIONS.keys(), operations - BOT_OPERATIONS.keys()

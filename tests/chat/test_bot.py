@@ -10,8 +10,9 @@ import pytest
 from bot.chat.bot import NewsBot, bot_intents
 from bot.config import Settings
 from bot.store import Store
-from tests.chat.conftest import make_server
+from tests.chat.conftest import BOT_OPERATIONS, make_server
 from tests.fake_discord import FakeDiscord, running_bot
+from tests.fake_discord.openapi import ApiDescription
 
 SETTINGS = Settings(min_quality=50)
 
@@ -83,3 +84,10 @@ async def test_configured_shards_are_used(bot_store: Store) -> None:
         async with running_bot(fake, bot):
             assert sorted(bot.shards) == [1]
             assert bot.shard_count == 2
+
+
+def test_every_discord_operation_the_bot_calls_is_in_discords_api_description() -> None:
+    described = {operation.operation_id for operation in ApiDescription.load().operations.values()}
+    assert BOT_OPERATIONS.keys() - described == set(), "retired or misspelt: update the bot"
+    served = {route.operation.operation_id for route in FakeDiscord().router.routes}
+    assert BOT_OPERATIONS.keys() - served == set(), "the fake must serve what the bot calls"

@@ -225,7 +225,8 @@ class RestApi:
             "name": body.get("name"),
             "description": body.get("description", ""),
             "options": body.get("options") or [],
-            "default_member_permissions": body.get("default_member_permissions"),
+            # Discord answers permissions as a string, whatever form it was sent in.
+            "default_member_permissions": _permissions(body.get("default_member_permissions")),
             "dm_permission": body.get("dm_permission", True),
             "nsfw": bool(body.get("nsfw", False)),
             "contexts": body.get("contexts"),
@@ -625,3 +626,8 @@ def _int(value: Any) -> int:
         return int(value)
     except (TypeError, ValueError):
         return 0
+
+
+def _permissions(value: Any) -> str | None:
+    """A permission bit set as Discord returns it: a decimal string, or None."""
+    return None if value is None else str(int(value))

@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .openapi import ApiDescription, Operation
     from .recording import RecordedRequest
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
@@ -59,11 +60,13 @@ Handler = Callable[["RecordedRequest"], Awaitable[Reply]]
 
 @dataclass(frozen=True)
 class ApiRoute:
-    """One REST route: method, template, handler and whether it needs the bot token."""
+    """One REST route: method, template, handler, its operation in Discord's API description,
+    and whether it needs the bot token."""
 
     method: str
     template: str
     handler: Handler
+    operation: Operation
     auth: bool = True
     #: Interaction callbacks and webhooks are exempt from the global rate limit.
     interaction: bool = False
@@ -77,9 +80,14 @@ class ApiRoute:
 
 
 class Router:
-    """An ordered list of routes; the first match wins."""
+    """An ordered list of routes; the first match wins.
 
-    def __init__(self) -> None:
+    Only operations of Discord's API description can be added, so a typo in a
+    route or an endpoint Discord retired fails when the fake is built.
+    """
+
+    def __init__(self, description: ApiDescription) -> None:
+        self.description = description
         self.routes: list[ApiRoute] = []
 
     def add(
@@ -91,8 +99,13 @@ class Router:
         auth: bool = True,
         interaction: bool = False,
     ) -> None:
-        """Register a route."""
-        self.routes.append(ApiRoute(method.upper(), template, handler, auth, interaction))
+        """Register a route; it must be an operation of Discord's API description."""
+        operation = self.description.operation(method, template)
+        if operation is None:
+            raise ValueError(f"{method} {template} is not in Discord's API description")
+        self.routes.append(
+            ApiRoute(method.upper(), template, handler, operation, auth, interaction)
+        )
 
     def resolve(self, method: str, path: str) -> tuple[ApiRoute, dict[str, str]] | None:
         """The route and its parameters for a request, or None."""

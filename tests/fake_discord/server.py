@@ -32,6 +32,7 @@ from .interactions import (
     command_schema_options,
     nest_options,
 )
+from .openapi import ApiDescription, form_errors
 from .ratelimit import RateLimiter
 from .recording import RecordedFile, RecordedRequest
 from .rest import RestApi
@@ -158,7 +159,11 @@ class FakeDiscord:
         self.sync_count = 0
         self._nonces: dict[tuple[int, str], tuple[int, float]] = {}
         self._default_user: FakeUser | None = None
-        self.router = Router()
+        self.api = ApiDescription.load()
+        #: Answers of the fake that differ from Discord's API description (a bug in the
+        #: fake): leaving ``async with FakeDiscord()`` raises while any are listed.
+        self.contract_violations: list[str] = []
+        self.router = Router(self.api)
         RestApi(self).register(self.router)
         self._runner: web.AppRunner | None = None
 
@@ -207,6 +212,11 @@ class FakeDiscord:
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
+        if exc_type is None and self.contract_violations:
+            raise AssertionError(
+                "fake_discord answered unlike Discord's API description:\n"
+                + "\n".join(self.contract_violations)
+            )
 
     # ================================================================== addresses
     @property
@@ -540,21 +550,36 @@ class FakeDiscord:
         )
         message.attachments = self._attachments(body, files, [])
         if interaction is not None:
-            payload = interaction.payload
-            user = (payload.get("member") or {}).get("user") or payload.get("user")
             message.webhook_id = self.state.application_id
             message.application_id = self.state.application_id
-            message.interaction_metadata = {
-                "id": str(interaction.id),
-                "type": interaction.type,
-                "user": user,
-                "authorizing_integration_owners": payload.get("authorizing_integration_owners", {}),
-            }
+            message.interaction_metadata = self._interaction_metadata(
+                interaction.type, interaction.payload
+            )
         self.state.messages[message.id] = message
         self.state.channel_messages.setdefault(channel.id, []).append(message.id)
         channel.last_message_id = message.id
         self.notifier.notify()
         return message
+
+    def _interaction_metadata(self, kind: int, payload: Mapping[str, Any]) -> JSON:
+        """The ``interaction_metadata`` of a message answering an interaction of ``kind``."""
+        metadata: JSON = {
+            "id": str(payload["id"]),
+            "type": kind,
+            "user": (payload.get("member") or {}).get("user") or payload.get("user"),
+            "authorizing_integration_owners": payload.get("authorizing_integration_owners", {}),
+        }
+        clicked = payload.get("message") or {}
+        if kind == InteractionType.MESSAGE_COMPONENT:
+            metadata["interacted_message_id"] = str(clicked.get("id", 0))
+        elif kind == InteractionType.MODAL_SUBMIT:
+            # The interaction that opened the modal: the clicked message's, when there is one.
+            metadata["triggering_interaction_metadata"] = clicked.get("interaction_metadata") or {
+                **metadata,
+                "id": str(self.state.snowflakes.next()),
+                "type": InteractionType.APPLICATION_COMMAND,
+            }
+        return metadata
 
     def _attachments(
         self, body: Mapping[str, Any], files: list[RecordedFile], existing: list[FakeAttachment]
@@ -1107,8 +1132,23 @@ class FakeDiscord:
             reply = Reply(400, {"message": f"fake_discord internal error: {exc!r}", "code": 0})
         record.status = reply.status
         record.response = reply.body
+        if resolved is not None:
+            self._check_answer(resolved[0], record)
         self.notifier.notify()
         return _to_response(reply)
+
+    def _check_answer(self, route: ApiRoute, record: RecordedRequest) -> None:
+        """Hold the fake's answer to the response schema Discord describes for its status.
+
+        5xx answers are left out: the description has none (Discord's own are often
+        not even JSON), and only injected faults produce them.
+        """
+        assert record.status is not None
+        if record.status >= 500:
+            return
+        for problem in self.api.response_problems(route.operation, record.status, record.response):
+            _log.error("fake_discord answer unlike Discord's: %s", problem)
+            self.contract_violations.append(f"{record.method} {record.path}: {problem}")
 
     async def _process(
         self, record: RecordedRequest, resolved: tuple[ApiRoute, dict[str, str]] | None
@@ -1135,6 +1175,10 @@ class FakeDiscord:
         )
         if limited is not None:
             return limited
+        if record.json is not None:
+            invalid = self.api.request_errors(route.operation, record.json)
+            if invalid:
+                raise form_errors(invalid)
         reply = await route.handler(record)
         reply.headers.update(headers)
         if fault is not None and fault.delay_answer:

@@ -127,6 +127,8 @@ class FakeUser:
             "avatar": None,
             "bot": self.bot,
             "public_flags": 0,
+            "flags": 0,
+            "primary_guild": None,
         }
 
     @property
@@ -340,6 +342,15 @@ class FakeGuild:
             "premium_progress_bar_enabled": False,
             "max_members": 500000,
             "max_video_channel_users": 25,
+            "max_stage_video_channel_users": 50,
+            "max_presences": None,
+            "home_header": None,
+            "application_id": None,
+            "region": "deprecated",
+            "widget_enabled": False,
+            "widget_channel_id": None,
+            "nsfw": False,
+            "incidents_data": None,
         }
 
 
@@ -457,7 +468,7 @@ class FakeMessage:
             "attachments": [
                 a.to_payload(self.attachment_base_url, self.channel_id) for a in self.attachments
             ],
-            "embeds": [dict(e) for e in self.embeds],
+            "embeds": [_embed_as_answered(e) for e in self.embeds],
             "components": [dict(c) for c in self.components],
             "pinned": False,
             "type": self.type,
@@ -778,6 +789,12 @@ class FakeState:
             "owner": self.app_owner.to_payload(),
             "team": None,
             "flags": 0,
+            "flags_new": "0",
+            "role_connections_verification_url": None,
+            "approximate_user_install_count": 0,
+            "approximate_user_authorization_count": 0,
+            "explicit_content_filter": 0,
+            "eligible_oauth2_scopes": ["applications.commands", "bot"],
             "bot": self.bot.to_payload(),
             "interactions_endpoint_url": None,
             "redirect_uris": [],
@@ -788,5 +805,15 @@ class FakeState:
     def bot_user_payload(self) -> JSON:
         """The bot's user object as ``GET /users/@me`` and READY carry it."""
         payload = self.bot.to_payload()
-        payload.update({"verified": True, "mfa_enabled": False, "flags": 0, "email": None})
+        payload.update(
+            {"verified": True, "mfa_enabled": False, "flags": 0, "email": None, "locale": "en-US"}
+        )
         return payload
+
+
+def _embed_as_answered(embed: Mapping[str, Any]) -> JSON:
+    """An embed as Discord answers it: with its ``type`` and every field's ``inline``."""
+    answered: JSON = {"type": "rich", **embed}
+    if embed.get("fields"):
+        answered["fields"] = [{"inline": False, **item} for item in embed["fields"]]
+    return answered

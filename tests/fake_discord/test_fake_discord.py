@@ -32,6 +32,8 @@ from . import (
     running_bot,
 )
 from .gateway import GatewaySession
+from .openapi import OVERRIDES, SPEC_PATH, ApiDescription
+from .routing import Reply, Router
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -77,6 +79,7 @@ class TinyBot(commands.AutoShardedBot):
         )
         self.clicks: list[str] = []
         self.errors: list[BaseException] = []
+        self.raw_callback: dict[str, object] = {}
         self.deleted_channels: asyncio.Queue[discord.abc.GuildChannel] = asyncio.Queue()
         self.joined: asyncio.Queue[discord.Guild] = asyncio.Queue()
         self.removed: asyncio.Queue[discord.Guild] = asyncio.Queue()
@@ -171,6 +174,19 @@ class TinyBot(commands.AutoShardedBot):
         @tree.command(description="Never answers")
         async def silent(interaction: discord.Interaction) -> None:
             return None
+
+        @tree.command(description="Answers with the body a test planted in raw_callback")
+        async def raw(interaction: discord.Interaction) -> None:
+            route = discord.http.Route(
+                "POST",
+                "/interactions/{interaction_id}/{interaction_token}/callback",
+                interaction_id=interaction.id,
+                interaction_token=interaction.token,
+            )
+            try:
+                await self.http.request(route, json=self.raw_callback)
+            except discord.HTTPException as exc:
+                self.errors.append(exc)
 
         news = app_commands.Group(name="news", description="News commands")
 
@@ -791,3 +807,136 @@ async def test_standalone_server_subprocess(tmp_path: Path) -> None:
         proc.terminate()
         await asyncio.wait_for(proc.wait(), timeout=10)
     assert proc.returncode == 0
+
+
+# ------------------------------------------------- Discord's own API description
+async def send_raw(bot: TinyBot, channel: FakeChannel, body: dict[str, object]) -> object:
+    """Create a message with exactly ``body``, past discord.py's own shaping of it."""
+    route = discord.http.Route("POST", "/channels/{channel_id}/messages", channel_id=channel.id)
+    return await bot.http.request(route, json=body)
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "code"),
+    [
+        ({"embeds": [{"title": "x" * 300}]}, "embeds.0.title", "BASE_TYPE_MAX_LENGTH"),
+        (
+            {"content": "hi", "allowed_mentions": {"parse": "everyone"}},
+            "allowed_mentions.parse",
+            "LIST_TYPE_CONVERT",
+        ),
+        (
+            {"content": "hi", "allowed_mentions": {"parse": ["moderators"]}},
+            "allowed_mentions.parse.0",
+            "BASE_TYPE_CHOICES",
+        ),
+        (
+            {"content": "hi", "allowed_mentions": {"roles": ["@here"]}},
+            "allowed_mentions.roles.0",
+            "STRING_TYPE_REGEX",
+        ),
+        ({"embeds": [{"title": "t", "url": "not a url"}]}, "embeds.0.url", "URL_TYPE_INVALID_URL"),
+        ({"embeds": [{"title": "t", "color": 2**24}]}, "embeds.0.color", "NUMBER_TYPE_MAX"),
+        ({"content": "hi", "flags": "four"}, "flags", "NUMBER_TYPE_COERCE"),
+        (
+            {"content": "hi", "message_reference": {"message_id": []}},
+            "message_reference.message_id",
+            "STRING_TYPE_CONVERT",
+        ),
+    ],
+)
+async def test_a_body_discord_refuses_gets_its_400(
+    fake: FakeDiscord, world: World, bot: TinyBot, body: dict[str, object], field: str, code: str
+) -> None:
+    with pytest.raises(discord.HTTPException) as caught:
+        await send_raw(bot, world.news, body)
+    assert caught.value.status == 400 and caught.value.code == 50035
+    errors = fake.last_request("POST", "/channels/{channel_id}/messages").response["errors"]
+    for part in field.split("."):
+        errors = errors[part]
+    assert errors["_errors"][0]["code"] == code
+    assert f"In {field}:" in caught.value.text  # discord.py names the field to the developer
+    assert fake.messages_in(world.news) == []
+
+
+async def test_the_descriptions_conventions_accept_what_discord_accepts(
+    fake: FakeDiscord, world: World, bot: TinyBot
+) -> None:
+    accepted = [
+        {"content": "a", "flags": "4096"},  # integer as an int-parseable string
+        {"content": "b", "nonce": "12345", "enforce_nonce": True},  # integer and string forms
+        {"content": "c", "allowed_mentions": {"parse": [], "roles": [world.guild.id]}},  # int id
+        {"content": "d", "embeds": [{"title": "t", "timestamp": "2026-11-28T01:00:00Z"}]},
+    ]
+    for body in accepted:
+        await send_raw(bot, world.news, body)
+    assert [m.content for m in fake.messages_in(world.news)] == ["a", "b", "c", "d"]
+
+
+async def test_an_unknown_interaction_callback_type_gets_a_400(
+    fake: FakeDiscord, world: World, bot: TinyBot
+) -> None:
+    bot.raw_callback = {"type": 99, "data": {"content": "?"}}
+    handle = await fake.send_command(world.guild, world.news, world.alice, "raw")
+    await fake.wait_for_request(
+        "POST", "/interactions/{interaction_id}/{interaction_token}/callback"
+    )
+    for _ in range(200):
+        if bot.errors:
+            break
+        await asyncio.sleep(0.01)
+    assert handle.actions == []  # nothing answered the interaction
+    (refused,) = bot.errors
+    assert isinstance(refused, discord.HTTPException) and refused.status == 400
+    assert refused.code == 50035 and "In type: Value must be one of {1, 4, 5" in refused.text
+
+
+async def test_a_valid_raw_callback_is_accepted(
+    fake: FakeDiscord, world: World, bot: TinyBot
+) -> None:
+    bot.raw_callback = {"type": 4, "data": {"content": "raw", "flags": 64}}
+    handle = await fake.send_command(world.guild, world.news, world.alice, "raw")
+    response = await handle.response()
+    assert response.content == "raw" and response.ephemeral and bot.errors == []
+
+
+def test_only_described_operations_can_be_served() -> None:
+    router = Router(ApiDescription.load())
+
+    async def handler(request: object) -> Reply:
+        return Reply(204)
+
+    router.add("POST", "/channels/{channel}/typing", handler)  # placeholder names may differ
+    with pytest.raises(ValueError, match=r"/channels/\{channel_id\}/mesages is not in Discord"):
+        router.add("POST", "/channels/{channel_id}/mesages", handler)
+    with pytest.raises(ValueError, match="not in Discord"):
+        router.add("GET", "/channels/{channel_id}/messages/search", handler)
+    served = {route.operation.operation_id for route in FakeDiscord().router.routes}
+    assert {"create_message", "create_interaction_response", "execute_webhook"} <= served
+
+
+async def test_an_answer_unlike_discords_fails_the_test(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeDiscord()
+    original = fake.state.bot_user_payload
+
+    def without_username() -> dict[str, object]:
+        payload = dict(original())
+        del payload["username"]
+        return payload
+
+    monkeypatch.setattr(fake.state, "bot_user_payload", without_username)
+    with pytest.raises(AssertionError, match=r"GET /users/@me: get_my_user 200 username"):
+        async with fake, aiohttp.ClientSession() as session:
+            headers = {"Authorization": f"Bot {fake.token}"}
+            async with session.get(f"{fake.api_url}/users/@me", headers=headers) as answer:
+                assert answer.status == 200
+
+
+def test_every_override_still_names_a_place_in_the_description() -> None:
+    document = json.loads(SPEC_PATH.read_text(encoding="utf-8"))
+    for override in OVERRIDES:
+        node = document
+        for token in override.pointer.strip("/").split("/"):
+            assert token in node, f"{override.pointer}: the description changed, review it"
+            node = node[token]
+        assert override.reason and override.side in ("request", "response")
