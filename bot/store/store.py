@@ -67,7 +67,7 @@ class SaveOutcome:
 
 def _migrations() -> list[tuple[int, str, str]]:
     """Return the schema migrations as (version, name, SQL), in order."""
-    folder = resources.files("bot.store") / "migrations"
+    folder = resources.files("bot.store.sqlite") / "migrations"
     found = []
     for entry in folder.iterdir():
         if entry.name.endswith(".sql"):

@@ -1,0 +1,1 @@
+"""The SQLite backend. Its schema is the numbered ``migrations/*.sql`` next to this file."""
