@@ -30,7 +30,13 @@ from bot.articles import (
 from bot.store import limits
 from bot.store.fulltext import search_terms
 from bot.store.interfaces import SaveOutcome, SourceFile
-from bot.store.rows import ArticleRows, article_rows
+from bot.store.rows import (
+    ARTICLE_COLUMNS,
+    RELATED_COLUMNS,
+    TOPIC_COLUMNS,
+    ArticleRows,
+    article_rows,
+)
 from bot.store.sqlite import fulltext
 from bot.store.sqlite.database import (
     Database,
@@ -314,8 +320,54 @@ class SqliteArticles:
         return [_provider_count(row) for row in rows]
 
 
-# Writing a batch of articles. The statements are portable SQL (ON CONFLICT ... excluded
-# reads the same in PostgreSQL) except for "IS NOT", SQLite's null-safe "IS DISTINCT FROM".
+# Writing a batch of articles. The INSERTs are built from the column lists of
+# ``bot.store.rows``, so a row's values and a statement's columns cannot drift apart. The
+# statements are portable SQL (ON CONFLICT ... excluded reads the same in PostgreSQL) but
+# for "IS NOT", SQLite's null-safe "IS DISTINCT FROM".
+
+_ARTICLE_ID = "(SELECT id FROM articles WHERE url = ?)"
+_TOPIC_ID = "(SELECT id FROM topics WHERE key = ?)"
+_PROVIDER_ID = "(SELECT id FROM providers WHERE domain = ?)"
+
+
+def _insert(
+    table: str, columns: Sequence[str], stored_as: dict[str, tuple[str, str]]
+) -> tuple[str, list[str]]:
+    """Return an INSERT of one row of ``columns`` into ``table``, and the columns it sets.
+
+    ``stored_as`` maps a row column to the table's column and the value that stores it (an
+    article's topic is stored as the topic's id, found by its key); the rest bind as is.
+    """
+    names, values = [], []
+    for column in columns:
+        name, value = stored_as.get(column, (column, "?"))
+        names.append(name)
+        values.append(value)
+    return f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join(values)})", names
+
+
+def _upsert_article() -> str:
+    insert, names = _insert(
+        "articles",
+        (*ARTICLE_COLUMNS, "source_path", "loaded_at", "updated_at"),
+        {"provider_domain": ("provider_id", _PROVIDER_ID)},
+    )
+    kept = {"url", "loaded_at"}  # the identity, and when it was first stored
+    changed = ", ".join(f"{name} = excluded.{name}" for name in names if name not in kept)
+    return f"{insert} ON CONFLICT (url) DO UPDATE SET {changed}"
+
+
+_UPSERT_ARTICLE = _upsert_article()
+_INSERT_TOPIC, _ = _insert(
+    "article_topics",
+    TOPIC_COLUMNS,
+    {"url": ("article_id", _ARTICLE_ID), "key": ("topic_id", _TOPIC_ID)},
+)
+_INSERT_RELATED, _ = _insert(
+    "related", RELATED_COLUMNS, {"url": ("article_id", _ARTICLE_ID), "related_url": ("url", "?")}
+)
+# Where a topic row (``TOPIC_COLUMNS``) holds what the kept counts need.
+_KEY, _SPELLING, _QUALITY = (TOPIC_COLUMNS.index(c) for c in ("key", "spelling", "quality"))
 
 
 async def _write_articles(
@@ -331,54 +383,25 @@ async def _write_articles(
         list({a.provider_domain: a.provider_name for a, _ in articles.values()}.items()),
     )
     await writer.executemany(
-        """
-        INSERT INTO articles (
-            url, original_url, web_url, title, excerpt, category, type, published_at,
-            quality, heat, source_published, provider_id, images, secured, extra, body,
-            source_path, loaded_at, updated_at
-        ) VALUES (
-            ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-            (SELECT id FROM providers WHERE domain = ?), ?, ?, ?, ?, ?, ?, ?
-        )
-        ON CONFLICT (url) DO UPDATE SET
-            original_url = excluded.original_url, web_url = excluded.web_url,
-            title = excluded.title, excerpt = excluded.excerpt,
-            category = excluded.category, type = excluded.type,
-            published_at = excluded.published_at, quality = excluded.quality,
-            heat = excluded.heat, source_published = excluded.source_published,
-            provider_id = excluded.provider_id, images = excluded.images,
-            secured = excluded.secured, extra = excluded.extra, body = excluded.body,
-            source_path = excluded.source_path, updated_at = excluded.updated_at
-        """,
-        [(*a.article, path, now, now) for a, path in articles.values()],
+        _UPSERT_ARTICLE, [(*a.article, path, now, now) for a, path in articles.values()]
     )
     if replace:
         await writer.executemany(
-            "DELETE FROM article_topics WHERE article_id = (SELECT id FROM articles WHERE url = ?)",
+            f"DELETE FROM article_topics WHERE article_id = {_ARTICLE_ID}",
             [(url,) for url in replace],
         )
         await writer.executemany(
-            "DELETE FROM related WHERE article_id = (SELECT id FROM articles WHERE url = ?)",
-            [(url,) for url in replace],
+            f"DELETE FROM related WHERE article_id = {_ARTICLE_ID}", [(url,) for url in replace]
         )
     topics = [row for a, _ in articles.values() for row in a.topics]
     await writer.executemany(
         "INSERT INTO topics (key, name) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
-        list({key: spelling for _, key, _, spelling, _, _ in topics}.items()),
+        list({row[_KEY]: row[_SPELLING] for row in topics}.items()),
     )
-    await writer.executemany(
-        "INSERT INTO article_topics "
-        "(article_id, topic_id, position, spelling, published_at, quality) "
-        "VALUES ((SELECT id FROM articles WHERE url = ?), "
-        "(SELECT id FROM topics WHERE key = ?), ?, ?, ?, ?)",
-        topics,
-    )
+    await writer.executemany(_INSERT_TOPIC, topics)
     await _count_topics(writer, topics)
     await writer.executemany(
-        "INSERT INTO related (article_id, position, title, url, excerpt, published_at, "
-        "provider, quality, type, amp_url, cdn_amp_url, images) VALUES ("
-        "(SELECT id FROM articles WHERE url = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [row for a, _ in articles.values() for row in a.related],
+        _INSERT_RELATED, [row for a, _ in articles.values() for row in a.related]
     )
 
 
@@ -391,7 +414,8 @@ async def _count_topics(writer: Writer, rows: Sequence[tuple[Any, ...]]) -> None
     topics: Counter[str] = Counter()
     spellings: Counter[tuple[str, str]] = Counter()
     qualities: Counter[tuple[str, int]] = Counter()
-    for _, key, _, spelling, _, quality in rows:
+    for row in rows:
+        key, spelling, quality = row[_KEY], row[_SPELLING], row[_QUALITY]
         topics[key] += 1
         spellings[key, spelling] += 1
         if quality is not None:
@@ -402,7 +426,7 @@ async def _count_topics(writer: Writer, rows: Sequence[tuple[Any, ...]]) -> None
     )
     await writer.executemany(
         "INSERT INTO topic_spellings (topic_id, spelling, uses) "
-        "VALUES ((SELECT id FROM topics WHERE key = ?), ?, ?) "
+        f"VALUES ({_TOPIC_ID}, ?, ?) "
         "ON CONFLICT (topic_id, spelling) DO UPDATE SET uses = uses + excluded.uses",
         [(key, spelling, uses) for (key, spelling), uses in spellings.items()],
     )
@@ -413,7 +437,7 @@ async def _count_topics(writer: Writer, rows: Sequence[tuple[Any, ...]]) -> None
     )
     await writer.executemany(
         "INSERT INTO topic_quality_counts (topic_id, quality, article_count) "
-        "VALUES ((SELECT id FROM topics WHERE key = ?), ?, ?) ON CONFLICT (topic_id, quality) "
+        f"VALUES ({_TOPIC_ID}, ?, ?) ON CONFLICT (topic_id, quality) "
         "DO UPDATE SET article_count = article_count + excluded.article_count",
         [(key, quality, count) for (key, quality), count in qualities.items()],
     )
