@@ -56,7 +56,7 @@ from bot.chat.bot import NewsBot  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.parsing import build_draft  # noqa: E402
 from bot.posting import CHANNELS_AT_ONCE  # noqa: E402
-from bot.store import Store  # noqa: E402
+from bot.store import Store, open_store  # noqa: E402
 from tests.factories import article_fields  # noqa: E402
 from tests.fake_discord import FakeDiscord, running_bot  # noqa: E402
 from tests.fake_discord.recording import RecordedRequest  # noqa: E402
@@ -93,7 +93,7 @@ def build_guilds(fake: FakeDiscord, guilds: int, per_guild: int) -> list[Channel
 async def subscribe_all(store: Store, channels: Sequence[Channel]) -> None:
     """Subscribe every channel to the topic, without backfill: only new articles are due."""
     for channel in channels:
-        await store.subscribe(
+        await store.subscriptions.subscribe(
             guild_id=channel.guild_id, channel_id=channel.channel_id, topic=TOPIC,
             min_quality=MIN_QUALITY, backfill=0,
         )  # fmt: skip
@@ -113,10 +113,10 @@ async def save_new_articles(store: Store, count: int) -> list[Article]:
             originalUrl=f"https://news.example.com/fanout/story-{number}",
         )  # fmt: skip
         drafts.append(build_draft(fields))
-    await store.save_articles([(draft, None) for draft in drafts])
+    await store.articles.save([(draft, None) for draft in drafts])
     articles = []
     for draft in drafts:
-        article = await store.article_by_url(draft.url)
+        article = await store.articles.by_url(draft.url)
         assert article is not None, draft.url
         articles.append(article)
     articles.sort(key=lambda a: (-(a.quality or 0), -a.published_at.timestamp(), a.id))
@@ -268,7 +268,7 @@ async def check_exactly_once(
     """
     by_link = {a.link: a.id for a in articles}
     expected = {a.id for a in due}
-    ledger = Ledger(outbox_left=len(await store.outbox()))
+    ledger = Ledger(outbox_left=len(await store.ledger.outbox()))
     for channel in channels:
         shown: Counter[int] = Counter()
         messages_of: dict[int, set[int]] = {}
@@ -283,7 +283,7 @@ async def check_exactly_once(
                 ledger.note(f"channel {channel.channel_id}: message {message.id} shows no article")
             shown.update(found)
             messages_of[message.id] = set(found)
-        deliveries = await store.deliveries(channel.channel_id)
+        deliveries = await store.ledger.deliveries(channel.channel_id)
         recorded = Counter(d.article_id for d in deliveries)
         for delivery in deliveries:
             if delivery.article_id not in messages_of.get(delivery.message_id, set()):
@@ -390,7 +390,7 @@ async def bench(args: argparse.Namespace, command: str) -> Figures:
     """Set up the fake, the bot and the store, run the posting job, check the deliveries."""
     with tempfile.TemporaryDirectory(prefix="newsbot-fanout-") as tmp:
         started = time.perf_counter()
-        store = await Store.open(Path(tmp) / "fanout.db")
+        store = await open_store(Path(tmp) / "fanout.db")
         try:
             async with FakeDiscord(rate_limits=True) as fake:
                 channels = build_guilds(fake, args.guilds, args.channels_per_guild)

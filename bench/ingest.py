@@ -37,7 +37,7 @@ import yaml
 from machine import describe
 
 from bot.loader import BATCH_SIZE, CHUNK_SIZE, LoadReport, ParsedFile, load_articles, parse_files
-from bot.store import Store
+from bot.store import open_store
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_ARTICLE = ROOT / "data" / "articles" / "000_91940ccae3e3af5b.txt"
@@ -226,7 +226,7 @@ def timed_load(db: Path, corpus: Path, workers: int, expect: str, files: int) ->
     """Run ``load_articles`` into ``db``, check every file was ``expect``; return seconds."""
 
     async def run() -> tuple[float, LoadReport]:
-        async with await Store.open(db) as store:
+        async with await open_store(db) as store:
             started = time.perf_counter()
             report = await load_articles(store, [corpus], workers=workers)
             return time.perf_counter() - started, report
@@ -250,11 +250,11 @@ def store_stage(db: Path, parsed: list[ParsedFile]) -> float:
     """Save already parsed articles in the loader's batches into a new database; seconds."""
 
     async def run() -> float:
-        async with await Store.open(db) as store:
+        async with await open_store(db) as store:
             started = time.perf_counter()
             for start in range(0, len(parsed), BATCH_SIZE):
                 batch = parsed[start : start + BATCH_SIZE]
-                await store.save_articles([(p.article, p.source) for p in batch if p.article])
+                await store.articles.save([(p.article, p.source) for p in batch if p.article])
             return time.perf_counter() - started
 
     return asyncio.run(run())

@@ -41,10 +41,13 @@ from typing import Any
 from machine import describe
 
 from bot.articles import ArticlePage, is_web_url, topic_key, url_host
-from bot.store import Store
-from bot.store.fulltext import match_expression, search_terms
+from bot.store import Store, open_store
+from bot.store.fulltext import search_terms
+from bot.store.limits import MAX_SUGGESTIONS, SEARCH_CAP
 from bot.store.rows import format_time
-from bot.store.store import _ARTICLES_IN_ORDER, COMMON_SAMPLE, MAX_SUGGESTIONS, SEARCH_CAP
+from bot.store.sqlite import SqliteStore
+from bot.store.sqlite.articles import ARTICLES_IN_ORDER
+from bot.store.sqlite.fulltext import COMMON_SAMPLE, match_expression
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
@@ -255,7 +258,7 @@ def cached_build(db: Path, articles: int, seed: int) -> dict[str, Any] | None:
 
 async def _create_schema(db: Path) -> None:
     """Open the database once through the store, so the real migrations make the schema."""
-    store = await Store.open(db)
+    store = await open_store(db)
     await store.close()
 
 
@@ -552,23 +555,23 @@ async def store_lookup(store: Store, query: Query) -> Outcome:
     """Make ``query``'s store calls exactly as the command does; return what was found."""
     if query.kind == "topic":
         if query.offset == 0:  # the command checks the topic; the page buttons do not
-            await store.topic(query.text)
-        page = await store.articles_by_topic(
+            await store.articles.topic(query.text)
+        page = await store.articles.by_topic(
             query.text, min_quality=query.min_quality, limit=PAGE, offset=query.offset
         )
     elif query.kind == "provider":
-        page = await store.articles_by_provider(query.text, limit=PAGE, offset=query.offset)
+        page = await store.articles.by_provider(query.text, limit=PAGE, offset=query.offset)
     elif query.kind == "search":
-        page = await store.search(query.text, limit=PAGE, offset=query.offset)
+        page = await store.articles.search(query.text, limit=PAGE, offset=query.offset)
     elif query.kind == "latest":
-        page = await store.latest_articles(
+        page = await store.articles.latest(
             min_quality=query.min_quality, limit=PAGE, offset=query.offset
         )
     elif query.kind == "topic autocomplete":
-        topics = await store.suggest_topics(query.text[:100])
+        topics = await store.articles.suggest_topics(query.text[:100])
         return tuple((t.name, t.count) for t in topics), len(topics), True
     else:
-        providers = await store.suggest_providers(query.text[:100])
+        providers = await store.articles.suggest_providers(query.text[:100])
         return tuple((p.name, p.domain, p.count) for p in providers), len(providers), True
     return _page_outcome(page)
 
@@ -580,9 +583,9 @@ def _marks(count: int) -> str:
 class Bare:
     """The store's SQL, statement for statement, on a plain ``sqlite3`` connection.
 
-    Every statement and parameter is a copy of what ``bot/store/store.py`` runs for the
+    Every statement and parameter is a copy of what ``bot/store/sqlite/`` runs for the
     same call (``check_same_sql`` compares the two, expanded, statement by statement; the
-    one-statement page template ``_ARTICLES_IN_ORDER`` is the store's own string), so the
+    one-statement page template ``ARTICLES_IN_ORDER`` is the store's own string), so the
     difference in time is the store layer: aiosqlite's thread hop, ``sqlite3.Row`` and the
     typed records (with the JSON they parse).
     """
@@ -597,7 +600,7 @@ class Bare:
         self.connection.close()
 
     def _rows(self, step: str, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        """Run one statement and fetch all its rows, as ``Store._rows`` does."""
+        """Run one statement and fetch all its rows, as ``Database.rows`` does."""
         started = time.perf_counter()
         rows = self.connection.execute(sql, params).fetchall()
         self.steps[step] = self.steps.get(step, 0.0) + time.perf_counter() - started
@@ -692,11 +695,11 @@ class Bare:
         return tuple((row[0], row[1], row[2]) for row in rows), len(rows), True
 
     def _page(self, ids_sql: str, total_sql: str, params: list[Any], offset: int) -> Outcome:
-        """One page with its total in one statement, as ``Store._page``."""
+        """One page with its total in one statement, as ``SqliteArticles._page``."""
         page = f"SELECT *, row_number() OVER () FROM ({ids_sql} LIMIT ? OFFSET ?)"
         rows = self._rows(
             "page",
-            _ARTICLES_IN_ORDER.format(page=page, total=total_sql),
+            ARTICLES_IN_ORDER.format(page=page, total=total_sql),
             [*params, PAGE, offset, *params],
         )
         total = rows[0][-1] if rows else self._scalar("total", total_sql, params)
@@ -740,7 +743,7 @@ class Bare:
         if ranked:
             rows = self._rows(
                 "articles",
-                _ARTICLES_IN_ORDER.format(page="SELECT value, key FROM json_each(?)", total="NULL"),
+                ARTICLES_IN_ORDER.format(page="SELECT value, key FROM json_each(?)", total="NULL"),
                 [json.dumps([row[0] for row in ranked])],
             )
         ids = tuple(row[0] for row in rows)
@@ -759,8 +762,10 @@ class Bare:
 async def check_same_sql(store: Store, bare: Bare, queries: Iterable[Query]) -> list[str]:
     """Run ``queries`` both ways with statement tracing; return every difference found."""
     traced: dict[str, list[str]] = {"store": [], "bare": []}
+    assert isinstance(store, SqliteStore), "the bare statements are SQLite's"
     # The store keeps its aiosqlite connection private; a benchmark may peek.
-    await store._reader.set_trace_callback(traced["store"].append)  # lookups only read
+    reader = store.database._reader  # lookups only read
+    await reader.set_trace_callback(traced["store"].append)
     bare.connection.set_trace_callback(traced["bare"].append)
     problems = []
     checked = 0
@@ -776,7 +781,7 @@ async def check_same_sql(store: Store, bare: Bare, queries: Iterable[Query]) -> 
             elif found != expected:
                 problems.append(f"{query}: the store found {found}, bare {expected}")
     finally:
-        await store._reader.set_trace_callback(None)  # type: ignore[arg-type]  # sqlite3 takes None
+        await reader.set_trace_callback(None)  # type: ignore[arg-type]  # sqlite3 takes None
         bare.connection.set_trace_callback(None)
     return problems if checked else ["nothing checked"]
 
@@ -896,7 +901,7 @@ def summarise(kind: str, samples: list[Sample], bare: Bare) -> dict[str, Any]:
 
 async def lookups(db: Path, workload: Workload, count: int) -> tuple[list[dict[str, Any]], int]:
     """Check the bare SQL against the store, then measure every kind; return the summaries."""
-    store = await Store.open(db)
+    store = await open_store(db)
     bare = Bare(db)
     try:
         checks = [q for kind in KINDS for q in workload.queries(kind, 25, "check")]

@@ -17,7 +17,7 @@ from bot.chat.bot import NewsBot
 from bot.config import Settings
 from bot.errors import ConfigError, DiscordUnreachable
 from bot.runlock import running_alone
-from bot.store import Store
+from bot.store import open_store
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ async def run_bot(settings: Settings) -> int:
 
 
 async def _serve(settings: Settings, token: str) -> int:
-    async with await Store.open(settings.db_path) as store:
+    async with await open_store(settings.db_path) as store:
         bot = NewsBot(store, settings)
         report = await bot.rescan()
         log.info("loaded %s: %s", settings.data_dir, report.summary())

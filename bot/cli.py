@@ -27,7 +27,7 @@ from bot.config import Settings, load_settings
 from bot.errors import NewsbotError, StoreError
 from bot.loader import load_articles
 from bot.posting import Poster, owns_guild_for
-from bot.store import Store
+from bot.store import Store, open_store
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
 EXIT_PIPE_CLOSED = 141  # as for a process that SIGPIPE ended: `newsbot topics | head`
@@ -161,7 +161,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     command: Callable[[Store, argparse.Namespace, Settings], Awaitable[int]] = _COMMANDS[
         args.command
     ]
-    async with await Store.open(settings.db_path) as store:
+    async with await open_store(settings.db_path) as store:
         return await command(store, args, settings)
 
 
@@ -221,7 +221,7 @@ class _TerminalProgress:
 
 
 async def _topics(store: Store, args: argparse.Namespace, settings: Settings) -> int:
-    topics = await store.topics()
+    topics = await store.articles.topics()
     if not topics:
         return _nothing(f"No topics yet. Load articles first: newsbot load {settings.data_dir}")
     _table(["TOPIC", "ARTICLES"], [[t.name, f"{t.count:,}"] for t in topics], right={1})
@@ -229,7 +229,7 @@ async def _topics(store: Store, args: argparse.Namespace, settings: Settings) ->
 
 
 async def _providers(store: Store, args: argparse.Namespace, settings: Settings) -> int:
-    providers = await store.providers()
+    providers = await store.articles.providers()
     if not providers:
         return _nothing(f"No providers yet. Load articles first: newsbot load {settings.data_dir}")
     _table(
@@ -241,12 +241,12 @@ async def _providers(store: Store, args: argparse.Namespace, settings: Settings)
 
 
 async def _news(store: Store, args: argparse.Namespace, settings: Settings) -> int:
-    topic = await store.topic(args.topic)
+    topic = await store.articles.topic(args.topic)
     if topic is None:
-        names = {t.name: t.name for t in await store.topics()}
+        names = {t.name: t.name for t in await store.articles.topics()}
         return _nothing(f"No topic {args.topic!r}.{_did_you_mean(args.topic, names)}"
                         " See: newsbot topics")  # fmt: skip
-    page = await store.articles_by_topic(
+    page = await store.articles.by_topic(
         args.topic, min_quality=args.min_quality, limit=args.limit, offset=args.offset
     )
     if not page.total:
@@ -257,15 +257,17 @@ async def _news(store: Store, args: argparse.Namespace, settings: Settings) -> i
 
 
 async def _provider(store: Store, args: argparse.Namespace, settings: Settings) -> int:
-    page = await store.articles_by_provider(
+    page = await store.articles.by_provider(
         args.name, min_quality=args.min_quality, limit=args.limit, offset=args.offset
     )
     if not page.total:
-        if await store.provider_ids(args.name):
+        if await store.articles.provider_ids(args.name):
             return _nothing(
                 f"No articles from {args.name!r} of quality {args.min_quality} or more."
             )
-        known = {key: p.name for p in await store.providers() for key in (p.domain, p.name)}
+        known = {
+            key: p.name for p in await store.articles.providers() for key in (p.domain, p.name)
+        }
         return _nothing(f"No provider {args.name!r}.{_did_you_mean(args.name, known)}"
                         " See: newsbot providers")  # fmt: skip
     return _articles(page, page.articles[0].provider.name if page.articles else args.name)
@@ -273,7 +275,7 @@ async def _provider(store: Store, args: argparse.Namespace, settings: Settings) 
 
 async def _search(store: Store, args: argparse.Namespace, settings: Settings) -> int:
     text = " ".join(args.text)
-    page = await store.search(text, limit=args.limit, offset=args.offset)
+    page = await store.articles.search(text, limit=args.limit, offset=args.offset)
     if not page.total:
         return _nothing(f"Nothing matches {_clean(text)[:80]!r}. Try fewer or other words.")
     return _articles(page, f"search {_clean(text)[:40]!r}")

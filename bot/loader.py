@@ -250,7 +250,7 @@ async def load_articles(
     files, report.skipped, report.rejected = await asyncio.to_thread(
         find_article_files, list(paths)
     )
-    known = await store.source_files(files)
+    known = await store.files.known(files)
     todo = files if reread else await asyncio.to_thread(_changed_files, files, known)
     report.unchanged = len(files) - len(todo)
     if progress:
@@ -350,7 +350,7 @@ async def _store_batch(
             report.unchanged += 1
         else:
             to_save.append((parsed.article, parsed.source))
-    await store.touch_source_files(touched)
+    await store.files.touch(touched)
     for source, outcome in await _save(store, to_save):
         if isinstance(outcome, str):
             report.rejected.append(Rejection(source.path, outcome))
@@ -371,7 +371,7 @@ async def _save(
     A database that cannot take writes at all (``StoreError``) stops the load instead.
     """
     try:
-        outcomes = await store.save_articles(items)
+        outcomes = await store.articles.save(items)
     except StoreError:
         raise
     except Exception as exc:  # one article the database will not take: find it

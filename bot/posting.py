@@ -201,7 +201,7 @@ class Poster:
     async def _subscriptions(self, scope: Scope) -> list[Subscription]:
         return [
             s
-            for s in await self.store.all_subscriptions()
+            for s in await self.store.subscriptions.all()
             if self.owns_guild(s.guild_id)
             and scope.guild_id in (None, s.guild_id)
             and scope.channel_id in (None, s.channel_id)
@@ -222,7 +222,7 @@ class Poster:
                 except DeliveryFailed:
                     checked[sub.channel_id] = False
             if checked[sub.channel_id]:
-                await self.store.resume_subscription(sub.id)
+                await self.store.subscriptions.resume(sub.id)
                 log.info("channel %s: permissions are back, resuming %r", sub.channel_id, sub.topic)
                 resumed.append(sub)
         return resumed
@@ -235,16 +235,16 @@ class Poster:
             PlannedMessage(
                 channel_id,
                 guild_id,
-                tuple(await self.store.articles(m.article_ids)),
+                tuple(await self.store.articles.many(m.article_ids)),
                 since=m.created_at,
             )
-            for m in await self.store.outbox(channel_id)
+            for m in await self.store.ledger.outbox(channel_id)
         ]
         room = self.max_per_run - sum(len(m.articles) for m in planned)
         if room <= 0:
             return planned
-        due = await self.store.due_articles(channel_id, topic=scope.topic, limit=room)
-        articles = {a.id: a for a in await self.store.articles([d.article_id for d in due])}
+        due = await self.store.ledger.due_articles(channel_id, topic=scope.topic, limit=room)
+        articles = {a.id: a for a in await self.store.articles.many([d.article_id for d in due])}
         planned.extend(
             PlannedMessage(channel_id, guild_id, tuple(articles[i] for i in ids if i in articles))
             for ids in _messages(due)
@@ -262,11 +262,11 @@ class Poster:
             ids = tuple(a.id for a in message.articles)
             nonce = message_nonce(channel_id, ids)
             if not message.resend:
-                await self.store.add_outbox(
+                await self.store.ledger.add_outbox(
                     OutboxMessage(nonce, message.guild_id, channel_id, ids, self.clock())
                 )
             elif (found := await self._sent_earlier(message)) is not None:
-                await self.store.record_delivery(nonce, found, self.clock())
+                await self.store.ledger.record_delivery(nonce, found, self.clock())
                 log.info("channel %s: articles %s were posted after all (message %s)",
                          channel_id, ids, found)  # fmt: skip
                 continue
@@ -274,9 +274,9 @@ class Poster:
                 message_id = await self.sender.send(channel_id, message.articles, nonce)
             except ChannelForbidden as exc:
                 if not message.resend:  # refused, so never made; a resend's first try may have
-                    await self.store.drop_outbox(nonce)  # been: it waits for the resume
+                    await self.store.ledger.drop_outbox(nonce)  # been: it waits for the resume
                 for sub in subs:
-                    await self.store.pause_subscription(sub.id, str(exc))
+                    await self.store.subscriptions.pause(sub.id, str(exc))
                 log.warning("channel %s: paused %d subscriptions: %s", channel_id, len(subs), exc)
                 outcome.skipped = f"paused: {exc}"
                 break
@@ -285,15 +285,15 @@ class Poster:
                 outcome.skipped = "channel deleted: subscriptions removed"
                 break
             except MessageRefused as exc:
-                await self.store.record_refusal(nonce, str(exc), self.clock())
+                await self.store.ledger.record_refusal(nonce, str(exc), self.clock())
                 log.error("channel %s refused articles %s for good: %s", channel_id, ids, exc)
                 continue  # one bad article never blocks the channel
             except DeliveryFailed as exc:
-                await self.store.count_outbox_attempt(nonce)
+                await self.store.ledger.count_outbox_attempt(nonce)
                 log.warning("channel %s: will retry later: %s", channel_id, exc)
                 outcome.skipped = f"Discord did not confirm the message ({exc}); retried next run"
                 break
-            await self.store.record_delivery(nonce, message_id, self.clock())
+            await self.store.ledger.record_delivery(nonce, message_id, self.clock())
             outcome.posted.extend(message.articles)
         return outcome
 
@@ -314,7 +314,7 @@ class Poster:
             return None
 
     async def _forget_channel(self, channel_id: int, why: str) -> None:
-        removed = await self.store.remove_channel_subscriptions(channel_id)
+        removed = await self.store.subscriptions.remove_channel(channel_id)
         log.warning("channel %s: %s; removed %d subscriptions", channel_id, why, removed)
 
 
@@ -333,16 +333,18 @@ class Explanation:
 async def explain(store: Store, article: Article, guild_id: int) -> list[Explanation]:
     """Say why each of a server's subscriptions to the article's topics got it or not."""
     topics = {topic_key(t) for t in article.topics}
-    loaded = await store.loaded_at(article.id)
-    queued = {i for m in await store.outbox() for i in m.article_ids if m.guild_id == guild_id}
+    loaded = await store.articles.loaded_at(article.id)
+    queued = {
+        i for m in await store.ledger.outbox() for i in m.article_ids if m.guild_id == guild_id
+    }
     found = []
-    for sub in await store.subscriptions(guild_id):
+    for sub in await store.subscriptions.in_guild(guild_id):
         if topic_key(sub.topic) not in topics:
             continue
-        delivery = await store.delivery(article.id, sub.channel_id)
+        delivery = await store.ledger.delivery(article.id, sub.channel_id)
         if delivery is not None:
             found.append(Explanation(sub, "delivered", delivery.delivered_at))
-        elif await store.refusal(article.id, sub.channel_id) is not None:
+        elif await store.ledger.refusal(article.id, sub.channel_id) is not None:
             found.append(Explanation(sub, "refused"))
         elif article.source_published:
             found.append(Explanation(sub, "published_at_source"))
@@ -353,7 +355,7 @@ async def explain(store: Store, article: Article, guild_id: int) -> list[Explana
         elif (
             loaded is not None
             and loaded < sub.created_at
-            and not await store.in_backfill(sub.id, article.id)
+            and not await store.ledger.in_backfill(sub.id, article.id)
         ):
             found.append(Explanation(sub, "before_subscription", loaded))
         elif not sub.active:

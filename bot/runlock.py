@@ -51,7 +51,7 @@ def running_alone(db_path: Path, shard_ids: Sequence[int] | None = None) -> Iter
 @contextmanager
 def _locked(path: Path, mode: int, what: str) -> Iterator[None]:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)  # as Store.open makes the database's
+        path.parent.mkdir(parents=True, exist_ok=True)  # as opening the store makes the database's
         handle: TextIO = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held while inside
     except OSError as exc:
         raise StoreError(f"cannot create the run lock {path}: {exc.strerror}") from None

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.store import Store
+from bot.store import Store, open_store
 
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[Store]:
     """A real, empty, migrated SQLite store in a temporary directory."""
-    opened = await Store.open(tmp_path / "newsbot.db")
+    opened = await open_store(tmp_path / "newsbot.db")
     try:
         yield opened
     finally:

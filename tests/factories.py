@@ -7,6 +7,10 @@ from typing import Any
 
 import yaml
 
+from bot.articles import ArticleDraft
+from bot.parsing import build_draft
+from bot.store import Store
+
 SEED = Path(__file__).resolve().parents[1] / "data" / "articles" / "000_91940ccae3e3af5b.txt"
 
 _MISSING = object()
@@ -53,3 +57,13 @@ def write_article(directory: Path, name: str, number: int = 1, **overrides: Any)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(article_text(number, **overrides), encoding="utf-8")
     return path
+
+
+def draft(number: int = 1, **overrides: object) -> ArticleDraft:
+    """Return a validated article, as parsing a file of ``article_fields`` would."""
+    return build_draft(article_fields(number, **overrides))
+
+
+async def save(store: Store, *drafts: ArticleDraft) -> None:
+    """Save articles that came from no file."""
+    await store.articles.save([(d, None) for d in drafts])

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.app import stop_on_signals
-from bot.store import Store
+from bot.store import open_store
 from tests.chat.conftest import eventually, make_server
 from tests.factories import write_article
 from tests.fake_discord import FakeDiscord
@@ -164,8 +164,8 @@ async def test_a_bot_killed_between_sending_and_recording_posts_nothing_twice(
     data.mkdir()
     async with FakeDiscord() as fake:
         home = make_server(fake, "home")
-        async with await Store.open(tmp_path / "bot.db") as store:
-            await store.subscribe(
+        async with await open_store(tmp_path / "bot.db") as store:
+            await store.subscriptions.subscribe(
                 guild_id=home.guild.id, channel_id=home.channel.id, topic="AI", min_quality=0
             )
         for n in range(1, 4):  # arrive after the subscription: all three are due
@@ -184,8 +184,11 @@ async def test_a_bot_killed_between_sending_and_recording_posts_nothing_twice(
         finally:
             first.kill()  # SIGKILL: no clean-up of any kind
             await first.communicate()
-        async with await Store.open(tmp_path / "bot.db") as store:
-            assert len(await store.outbox()) == 1 and await store.deliveries(home.channel.id) == []
+        async with await open_store(tmp_path / "bot.db") as store:
+            assert (
+                len(await store.ledger.outbox()) == 1
+                and await store.ledger.deliveries(home.channel.id) == []
+            )
 
         second = await run_newsbot(tmp_path, env)
         try:
@@ -203,9 +206,9 @@ async def test_a_bot_killed_between_sending_and_recording_posts_nothing_twice(
             e["title"] for m in fake.messages_in(home.channel) if is_post(m) for e in m.embeds
         ]
         assert sorted(posted) == ["Story 1", "Story 2", "Story 3"]  # each exactly once
-        async with await Store.open(tmp_path / "bot.db") as store:
-            assert len(await store.deliveries(home.channel.id)) == 3
-            assert await store.outbox() == []
+        async with await open_store(tmp_path / "bot.db") as store:
+            assert len(await store.ledger.deliveries(home.channel.id)) == 3
+            assert await store.ledger.outbox() == []
 
 
 def is_post(message: FakeMessage) -> bool:

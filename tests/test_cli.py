@@ -13,7 +13,7 @@ import pytest
 
 from bot.cli import main
 from bot.errors import StoreError
-from bot.store import Store
+from bot.store.sqlite.articles import SqliteArticles
 from tests.factories import article_text, write_article
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,7 +75,7 @@ def test_a_database_that_cannot_take_the_write_exits_2_with_one_line(
     async def disk_full(*args: object) -> None:
         raise StoreError("cannot write to x.db: database or disk is full")
 
-    monkeypatch.setattr(Store, "save_articles", disk_full)
+    monkeypatch.setattr(SqliteArticles, "save", disk_full)
     assert main(["--db", "x.db", "load", str(articles_dir)]) == 2
     err = capsys.readouterr().err
     assert err == (
@@ -237,11 +237,13 @@ def test_post_dry_run_lists_what_the_next_run_would_post(
 ) -> None:
     import asyncio
 
-    from bot.store import Store
+    from bot.store import open_store
 
     async def subscribe() -> None:
-        async with await Store.open("x.db") as store:
-            await store.subscribe(guild_id=7 << 22, channel_id=42, topic="Space", min_quality=50)
+        async with await open_store("x.db") as store:
+            await store.subscriptions.subscribe(
+                guild_id=7 << 22, channel_id=42, topic="Space", min_quality=50
+            )
 
     assert main(["--db", "x.db", "post", "--dry-run"]) == 0
     assert capsys.readouterr().out == "Nothing is due: the next run would post nothing.\n"

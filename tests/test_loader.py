@@ -17,7 +17,7 @@ import pytest
 from bot.articles import ArticleDraft
 from bot.errors import LoadError, StoreError, UsageError
 from bot.loader import load_articles, parse_file
-from bot.store import Store
+from bot.store import Store, open_store
 from bot.store.rows import ARTICLE_COLUMNS, ArticleRows
 from tests.factories import article_text, write_article
 
@@ -36,7 +36,7 @@ async def test_a_directory_is_loaded_recursively_skipping_hidden_and_other_files
     (articles_dir / "image.png").write_bytes(b"\x89PNG")
     report = await load_articles(store, [articles_dir])
     assert (report.added, report.skipped, report.rejected) == (3, 2, [])
-    assert await store.article_count() == 3
+    assert await store.articles.count() == 3
 
 
 async def test_linked_directories_are_followed_once_and_a_link_loop_ends(
@@ -85,7 +85,7 @@ async def test_bad_files_are_reported_and_every_good_file_is_stored(
     assert "field 'quality'" in reasons["bad-quality.md"]
     assert "over the 1,048,576-byte limit" in reasons["huge.md"]
     assert not report.ok
-    assert await store.article_count() == 5
+    assert await store.articles.count() == 5
 
 
 async def test_a_rerun_skips_unchanged_files_updates_edited_ones_and_adds_new_ones(
@@ -103,9 +103,9 @@ async def test_a_rerun_skips_unchanged_files_updates_edited_ones_and_adds_new_on
     write_article(articles_dir, "5.md", 5)
     third = await load_articles(store, [articles_dir])
     assert (third.added, third.updated, third.unchanged) == (1, 1, 3)
-    article = await store.article_by_url("https://news.example.com/2026/article-1")
+    article = await store.articles.by_url("https://news.example.com/2026/article-1")
     assert article is not None and article.title == "Edited headline"
-    assert await store.article_count() == 5
+    assert await store.articles.count() == 5
 
     fourth = await load_articles(store, [articles_dir])
     assert (fourth.added, fourth.updated, fourth.unchanged) == (0, 0, 5)
@@ -119,7 +119,7 @@ async def test_a_file_that_turns_bad_keeps_its_stored_article(
     path.write_text("---\ntitle: [broken\n---\n")
     report = await load_articles(store, [articles_dir])
     assert [Path(r.path).name for r in report.rejected] == ["a.md"]
-    assert await store.article_count() == 1
+    assert await store.articles.count() == 1
 
 
 async def test_two_files_with_one_url_are_one_article_and_the_report_says_so(
@@ -133,8 +133,8 @@ async def test_two_files_with_one_url_are_one_article_and_the_report_says_so(
     assert [(Path(d.path).name, Path(d.same_as).name) for d in report.duplicates] == [
         ("b.md", "a.md")
     ]
-    assert await store.article_count() == 1
-    article = await store.article_by_url("https://news.example.com/2026/article-1")
+    assert await store.articles.count() == 1
+    article = await store.articles.by_url("https://news.example.com/2026/article-1")
     assert article is not None and article.title == "Second copy"  # the last in path order wins
 
 
@@ -150,17 +150,17 @@ async def test_a_large_load_uses_the_process_pool_and_stores_everything(
     )
     assert (report.added, len(report.rejected)) == (450, 1)
     assert seen[-1] == (451, 451)
-    assert sum(t.count for t in await store.topics()) == 450
+    assert sum(t.count for t in await store.articles.topics()) == 450
 
 
 CRASH_SCRIPT = """
 import asyncio, sys
 from pathlib import Path
 from bot.loader import load_articles, parse_file
-from bot.store import Store
+from bot.store import Store, open_store
 
 async def main():
-    store = await Store.open(sys.argv[1])
+    store = await open_store(sys.argv[1])
     await load_articles(store, [Path(sys.argv[2])], workers=int(sys.argv[3]))
 
 asyncio.run(main())
@@ -201,14 +201,14 @@ async def test_a_load_killed_midway_is_finished_by_the_next_run_without_duplicat
     assert 1000 <= stored < total, "the kill must land in the middle of the load"
     assert stored == _count(db, "SELECT count(*) FROM source_files")  # committed together
 
-    async with await Store.open(db) as store:
+    async with await open_store(db) as store:
         report = await load_articles(store, [articles_dir])
         assert report.ok
         assert report.added == total - stored
         assert report.unchanged == stored
-        assert await store.article_count() == total
-        assert {t.name: t.count for t in await store.topics()}["AI"] == total
-        assert (await store.search("Test article number 3999")).articles[
+        assert await store.articles.count() == total
+        assert {t.name: t.count for t in await store.articles.topics()}["AI"] == total
+        assert (await store.articles.search("Test article number 3999")).articles[
             0
         ].title == "Test article number 3999"
     connection = sqlite3.connect(db)
@@ -228,16 +228,16 @@ async def test_a_full_disk_stops_the_load_with_a_clear_error_and_a_rerun_finishe
     for n in range(1500):
         write_article(articles_dir, f"{n // 100}/{n}.md", n)
     # SQLite's page cap stands in for a full disk: the same SQLITE_FULL error.
-    pages = (await store._db.execute_fetchall("PRAGMA page_count"))[0][0]
-    await store._db.execute(f"PRAGMA max_page_count = {pages + 300}")
+    pages = (await store.database._db.execute_fetchall("PRAGMA page_count"))[0][0]
+    await store.database._db.execute(f"PRAGMA max_page_count = {pages + 300}")
     with pytest.raises(StoreError, match=r"cannot write to .*: database or disk is full"):
         await load_articles(store, [articles_dir])
-    stored = await store.article_count()
+    stored = await store.articles.count()
     assert stored % 500 == 0 and stored < 1500  # whole batches only
-    await store._db.execute("PRAGMA max_page_count = 1000000000")
+    await store.database._db.execute("PRAGMA max_page_count = 1000000000")
     report = await load_articles(store, [articles_dir])
     assert (report.added, report.unchanged, report.rejected) == (1500 - stored, stored, [])
-    assert await store.article_count() == 1500
+    assert await store.articles.count() == 1500
     db = sqlite3.connect(store.path)
     assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     db.execute("INSERT INTO articles_fts (articles_fts) VALUES ('integrity-check')")
@@ -285,7 +285,7 @@ async def test_an_article_the_database_will_not_take_is_rejected_and_the_rest_st
     for n in (1, 2, 3):
         write_article(articles_dir, f"{n}.md", n)
     report = await load_articles(store, [articles_dir])
-    assert report.added == 2 and await store.article_count() == 2
+    assert report.added == 2 and await store.articles.count() == 2
     assert [(Path(r.path).name, r.reason) for r in report.rejected] == [
         (
             "2.md",

@@ -91,8 +91,8 @@ class MemorySender:
 
 async def add(store: Store, number: int, **fields: Any) -> int:
     draft = build_draft(article_fields(number, **fields))
-    await store.save_articles([(draft, None)])
-    article = await store.article_by_url(draft.url)
+    await store.articles.save([(draft, None)])
+    article = await store.articles.by_url(draft.url)
     assert article is not None
     return article.id
 
@@ -100,7 +100,7 @@ async def add(store: Store, number: int, **fields: Any) -> int:
 async def subscribe(
     store: Store, channel: int, topic: str = "AI", guild: int = GUILD, **kw: Any
 ) -> None:
-    await store.subscribe(
+    await store.subscriptions.subscribe(
         guild_id=guild, channel_id=channel, topic=topic, min_quality=kw.pop("min_quality", 50), **kw
     )
 
@@ -130,7 +130,7 @@ async def test_due_means_topic_unpublished_good_enough_and_new(
     assert sender.articles_in(10) == [shouted, good]  # best first
     assert old not in sender.articles_in(10)
     assert report.posted == 2
-    assert [d.article_id for d in await store.deliveries(10)] == [shouted, good]
+    assert [d.article_id for d in await store.ledger.deliveries(10)] == [shouted, good]
 
 
 async def test_nothing_is_posted_twice(store: Store, sender: MemorySender, poster: Poster) -> None:
@@ -233,7 +233,11 @@ async def test_preview_sends_and_records_nothing(
     article = await add(store, 1)
     planned = await poster.preview()
     assert [(m.channel_id, [a.id for a in m.articles]) for m in planned] == [(10, [article])]
-    assert sender.sent == [] and await store.deliveries(10) == [] and await store.outbox() == []
+    assert (
+        sender.sent == []
+        and await store.ledger.deliveries(10) == []
+        and await store.ledger.outbox() == []
+    )
 
 
 async def test_forbidden_pauses_the_channel_and_resumes_when_permissions_return(
@@ -244,7 +248,7 @@ async def test_forbidden_pauses_the_channel_and_resumes_when_permissions_return(
     article = await add(store, 1)
     sender.forbidden.add(10)
     report = await poster.run()
-    (paused,) = [s for s in await store.subscriptions(GUILD) if not s.active]
+    (paused,) = [s for s in await store.subscriptions.in_guild(GUILD) if not s.active]
     assert paused.channel_id == 10 and paused.paused_reason == "Missing Access"
     assert sender.articles_in(20) == [article]  # the other channel is not affected
     assert {c.channel_id: c.skipped for c in report.channels}[10] == "paused: Missing Access"
@@ -254,7 +258,7 @@ async def test_forbidden_pauses_the_channel_and_resumes_when_permissions_return(
     resumed = await poster.run()
     assert [s.channel_id for s in resumed.resumed] == [10]
     assert sender.articles_in(10) == [article]
-    assert all(s.active for s in await store.subscriptions(GUILD))
+    assert all(s.active for s in await store.subscriptions.in_guild(GUILD))
 
 
 async def test_unknown_channel_removes_its_subscriptions(
@@ -265,8 +269,8 @@ async def test_unknown_channel_removes_its_subscriptions(
     await add(store, 1)
     sender.gone.add(10)
     await poster.run()
-    assert [s.channel_id for s in await store.subscriptions(GUILD)] == [20]
-    assert await store.outbox() == []
+    assert [s.channel_id for s in await store.subscriptions.in_guild(GUILD)] == [20]
+    assert await store.ledger.outbox() == []
 
 
 async def test_a_failed_send_stays_due_and_is_retried_without_duplicates(
@@ -278,12 +282,12 @@ async def test_a_failed_send_stays_due_and_is_retried_without_duplicates(
     sender.failing.add(10)
     await poster.run()
     assert sender.articles_in(20) == [article]
-    (waiting,) = await store.outbox(10)
+    (waiting,) = await store.ledger.outbox(10)
     assert waiting.attempts == 1
     sender.failing.clear()
     await poster.run()
     assert sender.articles_in(10) == [article]
-    assert await store.outbox() == []
+    assert await store.ledger.outbox() == []
     await poster.run()
     assert sender.articles_in(10) == [article]
 
@@ -293,7 +297,7 @@ async def test_a_crash_between_sending_and_recording_is_finished_once(
 ) -> None:
     await subscribe(store, 10)
     first, second = await add(store, 1, quality=90), await add(store, 2, quality=80)
-    real_record = store.record_delivery
+    real_record = store.ledger.record_delivery
     calls = 0
 
     async def crash_on_second(*args: Any) -> None:
@@ -303,14 +307,14 @@ async def test_a_crash_between_sending_and_recording_is_finished_once(
             raise Killed  # the process dies after Discord accepted message 2
         await real_record(*args)
 
-    monkeypatch.setattr(store, "record_delivery", crash_on_second)
+    monkeypatch.setattr(store.ledger, "record_delivery", crash_on_second)
     with pytest.raises(Killed):
         await Poster(store, sender).run()
-    monkeypatch.setattr(store, "record_delivery", real_record)
+    monkeypatch.setattr(store.ledger, "record_delivery", real_record)
     third = await add(store, 3, quality=99)  # arrives before the restart
     await Poster(store, sender).run()  # the restarted process
     assert sender.articles_in(10) == [first, second, third]  # each exactly once
-    assert [d.article_id for d in await store.deliveries(10)] == [first, second, third]
+    assert [d.article_id for d in await store.ledger.deliveries(10)] == [first, second, third]
 
 
 class Clock:
@@ -333,13 +337,13 @@ async def _unconfirmed(store: Store, sender: MemorySender) -> tuple[int, Clock]:
     async def killed(*args: Any) -> None:
         raise Killed
 
-    real_record = store.record_delivery
-    store.record_delivery = killed  # type: ignore[method-assign]
+    real_record = store.ledger.record_delivery
+    store.ledger.record_delivery = killed  # type: ignore[method-assign]
     try:
         with pytest.raises(Killed):
             await Poster(store, sender, clock=clock).run()
     finally:
-        store.record_delivery = real_record  # type: ignore[method-assign]
+        store.ledger.record_delivery = real_record  # type: ignore[method-assign]
     return article, clock
 
 
@@ -352,8 +356,9 @@ async def test_an_unconfirmed_message_found_in_the_channel_after_the_nonce_windo
     report = await Poster(store, sender, clock=clock).run()
     assert sender.searched == [10]
     assert sender.articles_in(10) == [article]  # once
-    assert [d.article_id for d in await store.deliveries(10)] == [article]
-    assert await store.outbox() == [] and report.posted == 0  # it was posted by the first run
+    assert [d.article_id for d in await store.ledger.deliveries(10)] == [article]
+    # It was posted by the first run:
+    assert await store.ledger.outbox() == [] and report.posted == 0
 
 
 async def test_an_unconfirmed_message_not_in_the_channel_is_sent_once(
@@ -389,7 +394,7 @@ async def test_a_channel_whose_history_cannot_be_read_gets_the_message_again(
     await Poster(store, sender, clock=clock).run()
     assert sender.articles_in(10) == [article, article]
     assert "cannot look for an unconfirmed message" in caplog.text
-    assert await store.outbox() == []
+    assert await store.ledger.outbox() == []
 
 
 async def test_a_channel_that_fails_does_not_end_the_run_for_the_others(
@@ -398,22 +403,22 @@ async def test_a_channel_that_fails_does_not_end_the_run_for_the_others(
     await subscribe(store, 10)
     await subscribe(store, 20)
     article = await add(store, 1, quality=90)
-    real_add_outbox = store.add_outbox
+    real_add_outbox = store.ledger.add_outbox
 
     async def locked_for_10(message: OutboxMessage) -> None:
         if message.channel_id == 10:
             raise StoreError("cannot write to newsbot.db: database is locked")
         await real_add_outbox(message)
 
-    monkeypatch.setattr(store, "add_outbox", locked_for_10)
+    monkeypatch.setattr(store.ledger, "add_outbox", locked_for_10)
     report = await poster.run()  # returns only once every channel is done
     by_channel = {c.channel_id: c for c in report.channels}
     assert by_channel[10].skipped == (
         "failed (cannot write to newsbot.db: database is locked); retried next run"
     )
     assert [a.id for a in by_channel[20].posted] == [article]
-    assert [d.article_id for d in await store.deliveries(20)] == [article]
-    monkeypatch.setattr(store, "add_outbox", real_add_outbox)
+    assert [d.article_id for d in await store.ledger.deliveries(20)] == [article]
+    monkeypatch.setattr(store.ledger, "add_outbox", real_add_outbox)
     await poster.run()
     assert sender.articles_in(10) == sender.articles_in(20) == [article]
 
@@ -444,11 +449,11 @@ async def test_an_article_discord_refuses_never_blocks_the_channel(
     sender.refused.add(bad)
     await poster.run()
     assert sender.articles_in(10) == [good]
-    assert await store.refusal(bad, 10) == "Invalid Form Body (Discord error 50035)"
+    assert await store.ledger.refusal(bad, 10) == "Invalid Form Body (Discord error 50035)"
     later = await add(store, 3, quality=70)
     await poster.run()
     assert sender.articles_in(10) == [good, later]  # the refused one is not tried again
-    article = await store.article(bad)
+    article = await store.articles.get(bad)
     assert article is not None
     (why,) = await explain(store, article, GUILD)
     assert why.reason == "refused"

@@ -15,10 +15,10 @@ async def test_every_shipped_article_loads_and_the_sample_set_is_rich(store: Sto
     assert report.rejected == [], report.rejected
     assert report.skipped == 0
     assert report.added >= 41
-    topics = await store.topics()
-    providers = await store.providers()
+    topics = await store.articles.topics()
+    providers = await store.articles.providers()
     assert len(topics) >= 8 and len(providers) >= 6
-    latest = await store.latest_articles(limit=1000)
+    latest = await store.articles.latest(limit=1000)
     qualities = [a.quality for a in latest.articles]
     assert any(q is not None and q < 50 for q in qualities)
     assert any(q is not None and q >= 80 for q in qualities)

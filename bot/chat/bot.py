@@ -131,7 +131,7 @@ class NewsBot(commands.AutoShardedBot):
         ]
         digest = hashlib.sha256(json.dumps(definitions, sort_keys=True).encode()).hexdigest()
         key = f"command-sync:{self.application_id}:{guild.id if guild else 'global'}"
-        if await self.store.get_state(key) == digest:
+        if await self.store.state.get(key) == digest:
             log.info("slash commands unchanged since the last sync; not syncing")
             return False
         try:
@@ -139,7 +139,7 @@ class NewsBot(commands.AutoShardedBot):
         except discord.HTTPException as exc:
             log.error("could not sync slash commands (%s); the old ones stay in place", exc)
             return False
-        await self.store.set_state(key, digest)
+        await self.store.state.set(key, digest)
         where = f"guild {guild.id}" if guild else "all guilds"
         log.info("synced %d slash commands to %s", len(synced), where)
         return True

@@ -22,7 +22,7 @@ from bot.chat.views import ArticlePager, FetchPage
 from bot.config import Settings
 from bot.errors import UserError
 from bot.posting import Explanation, explain
-from bot.store import Store
+from bot.store import ArticleStore, Store
 
 log = logging.getLogger(__name__)
 
@@ -67,17 +67,17 @@ def why_line(explanation: Explanation, article: Article) -> str:
     return where + reasons[explanation.reason]
 
 
-async def topic_choices(store: Store, current: str) -> list[app_commands.Choice[str]]:
+async def topic_choices(articles: ArticleStore, current: str) -> list[app_commands.Choice[str]]:
     """Return autocomplete choices for a topic: prefix matches first, by article count."""
     return [
         app_commands.Choice(name=clip(f"{topic.name} ({topic.count})", 100), value=topic.name)
-        for topic in await store.suggest_topics(current[:100])
+        for topic in await articles.suggest_topics(current[:100])
     ]
 
 
-async def topic_hint(store: Store, text: str) -> str:
+async def topic_hint(articles: ArticleStore, text: str) -> str:
     """Return a one-line answer for an unknown topic, with the closest spellings."""
-    close = closest_names(text, [topic.name for topic in await store.topics()])
+    close = closest_names(text, [topic.name for topic in await articles.topics()])
     hint = f" Did you mean {' or '.join(f'**{name}**' for name in close)}?" if close else ""
     return f"No articles on the topic **{quote(text)}**.{hint} See `/news topics` for every topic."
 
@@ -131,12 +131,12 @@ class NewsCog(commands.Cog):
         """Show the newest articles on a topic."""
         check_range("min_quality", min_quality, 0, 100)
         check_range("limit", limit, 1, MESSAGE_EMBEDS)
-        found = await self.store.topic(topic)
+        found = await self.store.articles.topic(topic)
         if found is None:
-            raise UserError(await topic_hint(self.store, topic))
+            raise UserError(await topic_hint(self.store.articles, topic))
 
         async def fetch(offset: int) -> ArticlePage:
-            return await self.store.articles_by_topic(
+            return await self.store.articles.by_topic(
                 topic, min_quality=min_quality, limit=limit, offset=offset
             )
 
@@ -154,7 +154,7 @@ class NewsCog(commands.Cog):
     async def _topic_autocomplete(
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
-        return await topic_choices(self.store, current)
+        return await topic_choices(self.store.articles, current)
 
     @news.command(name="provider", description="Newest articles from a provider")
     @app_commands.describe(
@@ -171,11 +171,13 @@ class NewsCog(commands.Cog):
         check_range("limit", limit, 1, MESSAGE_EMBEDS)
 
         async def fetch(offset: int) -> ArticlePage:
-            return await self.store.articles_by_provider(provider, limit=limit, offset=offset)
+            return await self.store.articles.by_provider(provider, limit=limit, offset=offset)
 
         first = await fetch(0)
         if not first.articles:
-            names = [name for p in await self.store.providers() for name in (p.name, p.domain)]
+            names = [
+                name for p in await self.store.articles.providers() for name in (p.name, p.domain)
+            ]
             close = closest_names(provider, names)
             hint = f" Did you mean {' or '.join(f'**{n}**' for n in close)}?" if close else ""
             raise UserError(
@@ -192,7 +194,7 @@ class NewsCog(commands.Cog):
             app_commands.Choice(
                 name=clip(f"{p.name} — {p.domain} ({p.count})", 100), value=p.domain[:100]
             )
-            for p in await self.store.suggest_providers(current[:100])
+            for p in await self.store.articles.suggest_providers(current[:100])
         ]
 
     @news.command(name="search", description="Search articles by text, best match first")
@@ -208,7 +210,7 @@ class NewsCog(commands.Cog):
         query = query[:MAX_QUERY_CHARS]
 
         async def fetch(offset: int) -> ArticlePage:
-            return await self.store.search(query, limit=limit, offset=offset)
+            return await self.store.articles.search(query, limit=limit, offset=offset)
 
         first = await fetch(0)
         if first.total == 0:
@@ -230,7 +232,7 @@ class NewsCog(commands.Cog):
         threshold = self.settings.min_quality
 
         async def fetch(offset: int) -> ArticlePage:
-            return await self.store.latest_articles(
+            return await self.store.articles.latest(
                 min_quality=threshold, limit=limit, offset=offset
             )
 
@@ -247,7 +249,7 @@ class NewsCog(commands.Cog):
         """Explain, for each subscription here, why an article was or was not posted."""
         if interaction.guild_id is None:
             raise app_commands.NoPrivateMessage()
-        found = await self.store.article_by_url(article)
+        found = await self.store.articles.by_url(article)
         if found is None:
             raise UserError(
                 f"I have no article at <{quote(article, 200)}>. Give its link exactly as shown "
@@ -271,7 +273,7 @@ class NewsCog(commands.Cog):
     @news.command(name="topics", description="Every topic with its number of articles")
     async def topics(self, interaction: discord.Interaction[Any]) -> None:
         """List the topics, most covered first."""
-        topics = await self.store.topics()
+        topics = await self.store.articles.topics()
         if not topics:
             raise UserError("There are no articles yet, so no topics. Ask the bot's admin.")
         lines = [f"**{discord.utils.escape_markdown(t.name)}** — {t.count}" for t in topics]

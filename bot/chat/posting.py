@@ -65,8 +65,8 @@ class PostingCog(commands.Cog):
     ) -> None:
         """Run the posting job for this server (or one topic or channel of it)."""
         assert interaction.guild_id is not None
-        if topic is not None and await self.store.topic(topic) is None:
-            raise UserError(await topic_hint(self.store, topic))
+        if topic is not None and await self.store.articles.topic(topic) is None:
+            raise UserError(await topic_hint(self.store.articles, topic))
         scope = Scope(interaction.guild_id, channel.id if channel else None, topic)
         await interaction.response.defer(ephemeral=True, thinking=True)
         report = await self.poster.run(scope, wait=False)
@@ -84,7 +84,7 @@ class PostingCog(commands.Cog):
     async def _now_topic(
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
-        return await topic_choices(self.store, current)
+        return await topic_choices(self.store.articles, current)
 
     @post.command(name="preview", description="What the next run would post here")
     @app_commands.describe(channel="Only this channel")
@@ -103,7 +103,7 @@ class PostingCog(commands.Cog):
             for article in message.articles:
                 quality = "?" if article.quality is None else article.quality
                 titles.append(f"• [{quote(article.title, 90)}]({article.link}) (quality {quality})")
-        paused = [s for s in await self.store.subscriptions(interaction.guild_id)
+        paused = [s for s in await self.store.subscriptions.in_guild(interaction.guild_id)
                   if not s.active and scope.channel_id in (None, s.channel_id)]  # fmt: skip
         if not by_channel and not paused:
             await interaction.response.send_message(

@@ -111,13 +111,13 @@ class SubscriptionsCog(commands.Cog):
                 f"I cannot post in {target.mention}: I am missing "
                 f"{permission_names(missing)}. Grant them to me in that channel and try again."
             )
-        found = await self.store.topic(topic)
+        found = await self.store.articles.topic(topic)
         if found is None:
-            raise UserError(await topic_hint(self.store, topic))
+            raise UserError(await topic_hint(self.store.articles, topic))
         threshold = self.settings.min_quality if min_quality is None else min_quality
         subscription, created = await within_deadline(
             interaction,
-            self.store.subscribe(
+            self.store.subscriptions.subscribe(
                 guild_id=guild.id,
                 channel_id=target.id,
                 topic=found.name,
@@ -151,7 +151,7 @@ class SubscriptionsCog(commands.Cog):
     async def _subscribe_topic(
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
-        return await topic_choices(self.store, current)
+        return await topic_choices(self.store.articles, current)
 
     @app_commands.command(name="unsubscribe", description="Stop posting a topic's articles here")
     @app_commands.describe(topic="The topic to stop", channel="Which channel (default: this one)")
@@ -167,12 +167,14 @@ class SubscriptionsCog(commands.Cog):
     ) -> None:
         """Remove a channel's subscription to a topic."""
         guild, member, target = _managed_target(interaction, channel)
-        existing = await self.store.subscription(
+        existing = await self.store.subscriptions.get(
             guild_id=guild.id, channel_id=target.id, topic=topic
         )
         removed = await within_deadline(
             interaction,
-            self.store.unsubscribe(guild_id=guild.id, channel_id=target.id, topic=topic),
+            self.store.subscriptions.unsubscribe(
+                guild_id=guild.id, channel_id=target.id, topic=topic
+            ),
         )
         if existing is None or not removed:
             raise UserError(
@@ -191,7 +193,7 @@ class SubscriptionsCog(commands.Cog):
     ) -> list[app_commands.Choice[str]]:
         if interaction.guild_id is None:
             return []
-        names = await self.store.suggest_subscribed_topics(interaction.guild_id, current[:100])
+        names = await self.store.subscriptions.suggest_topics(interaction.guild_id, current[:100])
         return [app_commands.Choice(name=clip(name, 100), value=name[:100]) for name in names]
 
     @app_commands.command(name="subscriptions", description="This server's topic subscriptions")
@@ -200,7 +202,7 @@ class SubscriptionsCog(commands.Cog):
     async def subscriptions(self, interaction: discord.Interaction[Any]) -> None:
         """List this server's subscriptions: channel, topic, threshold, since, status."""
         guild, _ = _guild_and_member(interaction)
-        subscriptions = await self.store.subscriptions(guild.id)
+        subscriptions = await self.store.subscriptions.in_guild(guild.id)
         if not subscriptions:
             raise UserError("No channel here follows a topic yet. Start with `/subscribe`.")
         lines = []
@@ -224,13 +226,13 @@ class SubscriptionsCog(commands.Cog):
     @commands.Cog.listener()
     async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
         """Forget the subscriptions of a deleted channel."""
-        removed = await self.store.remove_channel_subscriptions(channel.id)
+        removed = await self.store.subscriptions.remove_channel(channel.id)
         if removed:
             log.info("channel %s deleted: removed %d subscriptions", channel.id, removed)
 
     @commands.Cog.listener()
     async def on_guild_remove(self, guild: discord.Guild) -> None:
         """Forget the subscriptions of a server the bot was removed from."""
-        removed = await self.store.remove_guild_subscriptions(guild.id)
+        removed = await self.store.subscriptions.remove_guild(guild.id)
         if removed:
             log.info("left guild %s: removed %d subscriptions", guild.id, removed)

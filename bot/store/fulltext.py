@@ -1,8 +1,9 @@
-"""Turn any text a person types into a safe SQLite FTS5 query.
+"""Turn any text a person types into the words a full-text search looks for.
 
-FTS5 has its own syntax (quotes, ``*``, ``NEAR``, ``AND``/``OR``/``NOT``, ``-``, column
-filters, parentheses). People do not type that syntax on purpose, so none of it is passed
-through: the text is cut into words and every word is quoted as a literal string.
+Full-text engines have their own syntax (FTS5's quotes, ``*``, ``NEAR``, ``AND``/``OR``/``NOT``,
+``-``, column filters, parentheses; PostgreSQL's ``&``, ``|``, ``!``, ``<->``). People do not
+type that syntax on purpose, so none of it is passed through: the text is cut into words, and
+each backend quotes every word as a literal (SQLite: ``bot.store.sqlite.fulltext``).
 """
 
 from __future__ import annotations
@@ -25,9 +26,3 @@ def search_terms(text: str) -> list[str]:
         if len(terms) == MAX_TERMS:
             break
     return list(terms.values())
-
-
-def match_expression(terms: list[str], *, any_term: bool = False) -> str:
-    """Return an FTS5 MATCH expression requiring every term (or, with ``any_term``, any)."""
-    quoted = ['"' + term.replace('"', '""') + '"' for term in terms]
-    return (" OR " if any_term else " ").join(quoted)

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 from bot.articles import ArticleDraft, Image, Provider, topic_key
 
-# The columns of each row, in the order the store's statements bind them.
+# The columns of each row, in order: the store builds its INSERT statements from these.
 ARTICLE_COLUMNS = (
     "url", "original_url", "web_url", "title", "excerpt", "category", "type", "published_at",
     "quality", "heat", "source_published", "provider_domain", "images", "secured", "extra",

@@ -13,7 +13,7 @@ import pytest
 from bot.chat.bot import NewsBot
 from bot.config import Settings
 from bot.loader import load_articles
-from bot.store import Store
+from bot.store import Store, open_store
 from tests.fake_discord import FakeDiscord, running_bot
 from tests.fake_discord.interactions import CallbackRecord, InteractionHandle
 from tests.fake_discord.state import FakeChannel, FakeGuild, FakeUser, Perm
@@ -106,7 +106,7 @@ def make_server(fake: FakeDiscord, name: str) -> Server:
 @pytest.fixture
 async def bot_store(tmp_path: Path) -> AsyncIterator[Store]:
     """A store holding the shipped articles."""
-    store = await Store.open(tmp_path / "bot.db")
+    store = await open_store(tmp_path / "bot.db")
     report = await load_articles(store, [DATA])
     assert report.ok
     try:

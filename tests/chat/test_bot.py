@@ -29,7 +29,7 @@ async def test_commands_are_synced_once_and_again_only_when_they_change(bot_stor
         assert fake.sync_count == 1
         await start(fake, bot_store)  # a restart with the same commands
         assert fake.sync_count == 1
-        await bot_store.set_state(f"command-sync:{fake.application_id}:global", "an older hash")
+        await bot_store.state.set(f"command-sync:{fake.application_id}:global", "an older hash")
         await start(fake, bot_store)
         assert fake.sync_count == 2
 

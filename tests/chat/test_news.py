@@ -237,7 +237,7 @@ async def test_hostile_search_text_gets_a_clear_answer(world: World, query: str)
         assert answer.content.startswith("**Search: ")
     else:
         assert answer.ephemeral and answer.content.startswith("Nothing matches **")
-    assert await world.store.article_count() == 49
+    assert await world.store.articles.count() == 49
 
 
 async def test_search_finds_the_best_match_first(world: World) -> None:
@@ -254,7 +254,7 @@ async def test_an_article_that_pings_pings_nobody(world: World) -> None:
             topics=["Pings"],
         )
     )
-    await world.store.save_articles([(hostile, None)])
+    await world.store.articles.save([(hostile, None)])
     for name, options in [
         ("news topic", {"topic": "pings"}),
         ("news search", {"query": "everyone breaking"}),
@@ -298,7 +298,7 @@ async def test_an_unexpected_error_gets_an_apology_with_a_reference(
     async def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("database on fire")
 
-    monkeypatch.setattr(world.store, "search", broken)
+    monkeypatch.setattr(world.store.articles, "search", broken)
     with caplog.at_level(logging.ERROR):
         answer = await world.answer("news search", query="rocket")
     assert answer.ephemeral
@@ -331,7 +331,7 @@ async def test_hostile_topic_and_provider_options_get_a_clear_answer(
 async def test_names_with_markdown_show_as_written_in_the_page_header(world: World) -> None:
     outlet = {"name": "Tech_News *Daily*", "domain": "technews.example.com"}
     draft = build_draft(article_fields(950, provider=outlet, topics=["Under_score"]))
-    await world.store.save_articles([(draft, None)])
+    await world.store.articles.save([(draft, None)])
     by_provider = await world.answer("news provider", provider="technews.example.com")
     assert by_provider.content.startswith("**Tech\\_News \\*Daily\\*** — 1 to 1 of 1")
     by_topic = await world.answer("news topic", topic="Under_score")

@@ -31,8 +31,8 @@ async def new_articles(
     for number in range(start, start + count):
         draft = build_draft(article_fields(number, topics=[topic], quality=fields.get("quality", 60 + number % 40),
                                            title=f"Fresh story {number}"))  # fmt: skip
-        await world.store.save_articles([(draft, None)])
-        article = await world.store.article_by_url(draft.url)
+        await world.store.articles.save([(draft, None)])
+        article = await world.store.articles.by_url(draft.url)
         assert article is not None
         ids.append(article.id)
     return ids
@@ -99,7 +99,9 @@ async def test_forbidden_channel_is_paused_then_resumes_by_itself(world: World) 
     await world.fake.set_permission_overwrite(other, world.fake.bot, deny=Perm.SEND_MESSAGES)
     await world.bot.poster.run()
     assert "Fresh story 500" in titles(world, world.home.channel)  # others are not affected
-    (paused,) = [s for s in await world.store.subscriptions(world.home.guild.id) if not s.active]
+    (paused,) = [
+        s for s in await world.store.subscriptions.in_guild(world.home.guild.id) if not s.active
+    ]
     assert paused.channel_id == other.id
     assert paused.paused_reason == "Missing Permissions (Discord error 50013)"
     listing = await world.answer("subscriptions")
@@ -113,7 +115,7 @@ async def test_forbidden_channel_is_paused_then_resumes_by_itself(world: World) 
     report = await world.bot.poster.run()
     assert [s.channel_id for s in report.resumed] == [other.id]
     assert "Fresh story 500" in titles(world, other)
-    assert fresh[0] in [d.article_id for d in await world.store.deliveries(other.id)]
+    assert fresh[0] in [d.article_id for d in await world.store.ledger.deliveries(other.id)]
 
 
 async def test_unknown_channel_removes_its_subscription(world: World) -> None:
@@ -124,7 +126,7 @@ async def test_unknown_channel_removes_its_subscription(world: World) -> None:
     )
     report = await world.bot.poster.run()
     assert report.channels[0].skipped == "channel deleted: subscriptions removed"
-    assert await world.store.subscriptions(world.home.guild.id) == []
+    assert await world.store.subscriptions.in_guild(world.home.guild.id) == []
 
 
 async def test_rate_limits_are_waited_out_without_losing_or_doubling(world: World) -> None:
@@ -152,15 +154,15 @@ async def test_a_server_error_that_outlasts_the_retries_is_sent_again_next_run(
     first = await world.bot.poster.run()
     assert first.posted == 0 and titles(world, world.home.channel) == []
     assert first.channels[0].skipped is not None and "retried next run" in first.channels[0].skipped
-    (waiting,) = await world.store.outbox()
-    (subscription,) = await world.store.subscriptions(world.home.guild.id)
+    (waiting,) = await world.store.ledger.outbox()
+    (subscription,) = await world.store.subscriptions.in_guild(world.home.guild.id)
     assert subscription.paused_reason is None  # Discord's trouble, not the channel's
     world.fake.clear_faults()
     second = await world.bot.poster.run()
     sent = titles(world, world.home.channel)
     assert second.posted == 3 and len(sent) == len(set(sent)) == 3
     assert waiting.nonce in [r.json["nonce"] for r in world.fake.find_requests("POST", MESSAGES)]
-    assert await world.store.outbox() == []
+    assert await world.store.ledger.outbox() == []
 
 
 async def test_an_article_discord_refuses_to_render_is_posted_without_the_extras(
@@ -208,14 +210,14 @@ async def test_a_send_that_times_out_is_resent_with_its_nonce_and_posted_once(wo
         first.channels[0].skipped
         == "Discord did not confirm the message (no answer within 0.3 s); retried next run"
     )
-    (waiting,) = await world.store.outbox()
+    (waiting,) = await world.store.ledger.outbox()
     await asyncio.sleep(1.0)  # the slow request lands meanwhile
     await world.bot.poster.run()
     sent = titles(world, world.home.channel)
     assert len(sent) == len(set(sent)) == 3
     nonces = [r.json["nonce"] for r in world.fake.find_requests("POST", MESSAGES)]
     assert nonces.count(waiting.nonce) == 2  # the same message, sent twice, made once
-    assert await world.store.outbox() == []
+    assert await world.store.ledger.outbox() == []
 
 
 async def lose_an_answer(world: World) -> DiscordSender:
@@ -234,15 +236,15 @@ async def test_a_lost_answer_retried_after_discord_forgot_the_nonce_posts_once(
 ) -> None:
     await subscribe(world)
     await lose_an_answer(world)
-    (waiting,) = await world.store.outbox()
+    (waiting,) = await world.store.ledger.outbox()
     world.fake.nonce_window = 0  # the next run is 15 minutes later: the nonce is forgotten
     later = datetime.now(UTC) + timedelta(minutes=15)
     monkeypatch.setattr(world.bot.poster, "clock", lambda: later)
     await world.bot.poster.run()
     sent = titles(world, world.home.channel)
     assert len(sent) == len(set(sent)) == 3  # the lost one found in the channel, not resent
-    assert await world.store.outbox() == []
-    delivered = {d.article_id for d in await world.store.deliveries(world.home.channel.id)}
+    assert await world.store.ledger.outbox() == []
+    delivered = {d.article_id for d in await world.store.ledger.deliveries(world.home.channel.id)}
     assert set(waiting.article_ids) <= delivered
 
 
@@ -256,8 +258,8 @@ async def test_a_channel_refused_while_a_send_was_unconfirmed_gets_it_once_after
     await world.fake.set_permission_overwrite(channel, world.fake.bot, deny=Perm.SEND_MESSAGES)
     await eventually(lambda: sender.can_post(channel.id), lambda can: not can)
     await world.bot.poster.run()  # the resend is refused (403): paused, the entry kept
-    (subscription,) = await world.store.subscriptions(world.home.guild.id)
-    assert not subscription.active and len(await world.store.outbox()) == 1
+    (subscription,) = await world.store.subscriptions.in_guild(world.home.guild.id)
+    assert not subscription.active and len(await world.store.ledger.outbox()) == 1
     world.fake.nonce_window = 0  # permissions come back hours later
     later = datetime.now(UTC) + timedelta(hours=3)
     monkeypatch.setattr(world.bot.poster, "clock", lambda: later)
@@ -265,7 +267,7 @@ async def test_a_channel_refused_while_a_send_was_unconfirmed_gets_it_once_after
     await eventually(lambda: sender.can_post(channel.id), bool)
     report = await world.bot.poster.run()
     assert report.resumed and titles(world, channel).count("Fresh story 500") == 1
-    assert await world.store.outbox() == []
+    assert await world.store.ledger.outbox() == []
 
 
 async def test_admin_runs_posting_now_and_sees_what_happened(world: World) -> None:
@@ -345,7 +347,7 @@ async def test_news_why_explains_each_subscription(world: World) -> None:
     await subscribe(world)
     await subscribe(world, other, min_quality=95)
     (fresh,) = await new_articles(world, 1, quality=90)
-    article = await world.store.article(fresh)
+    article = await world.store.articles.get(fresh)
     assert article is not None
     before = await world.answer("news why", article=article.link)
     lines = before.embeds[0]["fields"][0]["value"].split("\n")
@@ -365,7 +367,7 @@ async def test_news_why_explains_each_subscription(world: World) -> None:
 async def test_news_why_for_an_article_with_a_big_embed_still_explains(world: World) -> None:
     topics = [f"Topic number {i} " + "x" * 60 for i in range(40)] + ["AI"]
     draft = build_draft(article_fields(901, topics=topics, title="T" * 300, excerpt="E " * 3000))
-    await world.store.save_articles([(draft, None)])
+    await world.store.articles.save([(draft, None)])
     answer = await world.answer("news why", article=draft.url)
     assert answer.ephemeral and "Sorry" not in (answer.content or "")
     (embed,) = answer.embeds
@@ -374,7 +376,7 @@ async def test_news_why_for_an_article_with_a_big_embed_still_explains(world: Wo
 
 async def test_news_why_for_old_published_and_unknown_articles(world: World) -> None:
     await subscribe(world, topic="Open Source", min_quality=0)
-    published = await world.store.article_by_url(
+    published = await world.store.articles.by_url(
         "https://secureline.example.com/2026/11/supply-chain-attack-logging-library"
     )
     assert published is not None and published.source_published
@@ -386,7 +388,7 @@ async def test_news_why_for_old_published_and_unknown_articles(world: World) -> 
     assert missing.ephemeral and missing.content.startswith(
         "I have no article at <https://nowhere.example.com/x>."
     )
-    unfollowed = await world.store.article_by_url(
+    unfollowed = await world.store.articles.by_url(
         "https://www.securityweek.com/france-slaps-fine-face-recognition-firm-clearview-ai"
     )
     assert unfollowed is not None
@@ -423,7 +425,7 @@ async def test_commands_keep_answering_during_a_large_rescan(
         async with running_bot(fake, NewsBot(bot_store, settings, guild_ready_timeout=0.05)) as bot:
             rescan = asyncio.create_task(bot.rescan())
             await eventually(
-                lambda: bot_store.article_count(), lambda n: n > 49
+                lambda: bot_store.articles.count(), lambda n: n > 49
             )  # loading has begun
             answer = await (
                 await fake.send_command(home.guild, home.channel, home.member, "news topics")
@@ -450,7 +452,7 @@ async def test_the_jobs_start_when_ready_and_stop_with_the_bot(bot_store: Store)
 async def test_a_run_to_many_channels_stays_under_the_global_rate_limit(world: World) -> None:
     channels = [world.fake.add_text_channel(world.home.guild, f"feed-{n}") for n in range(60)]
     for channel in channels:
-        await world.store.subscribe(
+        await world.store.subscriptions.subscribe(
             guild_id=world.home.guild.id, channel_id=channel.id, topic="AI", min_quality=50
         )
     await new_articles(world, 1, quality=99)

@@ -21,7 +21,7 @@ async def test_a_moderator_subscribes_this_channel(world: World) -> None:
         == f"<#{home.channel.id}> now gets new **AI** articles of quality 50 or more."
     )
     assert answer.allowed_mentions == {"parse": []}
-    (subscription,) = await world.store.subscriptions(home.guild.id)
+    (subscription,) = await world.store.subscriptions.in_guild(home.guild.id)
     assert (subscription.channel_id, subscription.topic, subscription.min_quality) == (
         home.channel.id,
         "AI",
@@ -38,7 +38,7 @@ async def test_subscribing_again_updates_the_threshold_and_never_duplicates(worl
         again.content
         == f"Updated: <#{home.channel.id}> already followed **AI**; its minimum quality is now 70."
     )
-    (subscription,) = await world.store.subscriptions(home.guild.id)
+    (subscription,) = await world.store.subscriptions.in_guild(home.guild.id)
     assert subscription.min_quality == 70
 
 
@@ -49,7 +49,9 @@ async def test_subscribe_a_channel_created_while_running(world: World) -> None:
         "subscribe", user=home.moderator, topic="Space", channel=other, min_quality=0
     )
     assert answer.content == f"<#{other.id}> now gets new **Space** articles of quality 0 or more."
-    assert {s.channel_id for s in await world.store.subscriptions(home.guild.id)} == {other.id}
+    assert {s.channel_id for s in await world.store.subscriptions.in_guild(home.guild.id)} == {
+        other.id
+    }
 
 
 async def test_members_without_manage_channels_are_refused(world: World) -> None:
@@ -58,7 +60,7 @@ async def test_members_without_manage_channels_are_refused(world: World) -> None
     assert answer.content == "You need the Manage Channels permission for this."
     refused = await world.answer("unsubscribe", user=world.home.member, topic="AI")
     assert refused.content == "You need the Manage Channels permission for this."
-    assert await world.store.subscriptions(world.home.guild.id) == []
+    assert await world.store.subscriptions.in_guild(world.home.guild.id) == []
 
 
 async def test_subscribe_is_refused_in_direct_messages(world: World) -> None:
@@ -93,7 +95,7 @@ async def test_subscribe_names_the_permissions_the_bot_lacks(
         f"I cannot post in <#{home.channel.id}>: I am missing {names}. "
         "Grant them to me in that channel and try again."
     )
-    assert await world.store.subscriptions(home.guild.id) == []
+    assert await world.store.subscriptions.in_guild(home.guild.id) == []
 
 
 async def test_subscribe_to_an_unknown_topic_gets_a_hint(world: World) -> None:
@@ -119,7 +121,7 @@ async def test_unsubscribe(world: World) -> None:
     await world.answer("subscribe", user=home.moderator, topic="Space")
     answer = await world.answer("unsubscribe", user=home.moderator, topic="ai")
     assert answer.content == f"<#{home.channel.id}> no longer gets **AI** articles."  # as shown
-    assert [s.topic for s in await world.store.subscriptions(home.guild.id)] == ["Space"]
+    assert [s.topic for s in await world.store.subscriptions.in_guild(home.guild.id)] == ["Space"]
     again = await world.answer("unsubscribe", user=home.moderator, topic="AI")
     assert again.ephemeral
     assert (
@@ -155,8 +157,8 @@ async def test_subscriptions_list_channel_topic_threshold_since_and_status(world
 async def test_subscriptions_show_why_one_is_paused(world: World) -> None:
     home = world.home
     await world.answer("subscribe", user=home.moderator, topic="AI")
-    (subscription,) = await world.store.subscriptions(home.guild.id)
-    await world.store.pause_subscription(subscription.id, "Missing Access in the channel")
+    (subscription,) = await world.store.subscriptions.in_guild(home.guild.id)
+    await world.store.subscriptions.pause(subscription.id, "Missing Access in the channel")
     answer = await world.answer("subscriptions")
     assert answer.embeds[0]["description"].endswith("**paused**: Missing Access in the channel")
 
@@ -174,9 +176,9 @@ async def test_servers_never_see_or_change_each_others_subscriptions(world: Worl
     assert listing.content == "No channel here follows a topic yet. Start with `/subscribe`."
     attempt = await world.answer("unsubscribe", server=away, user=away.moderator, topic="AI")
     assert attempt.ephemeral
-    assert len(await world.store.subscriptions(home.guild.id)) == 1
+    assert len(await world.store.subscriptions.in_guild(home.guild.id)) == 1
     await world.answer("subscribe", server=away, user=away.moderator, topic="AI", min_quality=90)
-    (home_sub,) = await world.store.subscriptions(home.guild.id)
+    (home_sub,) = await world.store.subscriptions.in_guild(home.guild.id)
     assert home_sub.min_quality == 50
 
 
@@ -186,8 +188,10 @@ async def test_a_deleted_channel_loses_its_subscriptions(world: World) -> None:
     await world.answer("subscribe", user=home.moderator, topic="AI", channel=doomed)
     await world.answer("subscribe", user=home.moderator, topic="AI")
     await world.fake.delete_channel(doomed)
-    await eventually(lambda: world.store.subscriptions(home.guild.id), lambda subs: len(subs) == 1)
-    assert [s.channel_id for s in await world.store.subscriptions(home.guild.id)] == [
+    await eventually(
+        lambda: world.store.subscriptions.in_guild(home.guild.id), lambda subs: len(subs) == 1
+    )
+    assert [s.channel_id for s in await world.store.subscriptions.in_guild(home.guild.id)] == [
         home.channel.id
     ]
 
@@ -196,15 +200,18 @@ async def test_leaving_a_server_removes_its_subscriptions(world: World) -> None:
     await world.answer("subscribe", user=world.home.moderator, topic="AI")
     await world.answer("subscribe", server=world.away, user=world.away.moderator, topic="AI")
     await world.fake.remove_bot_from_guild(world.home.guild)
-    await eventually(lambda: world.store.subscriptions(world.home.guild.id), lambda subs: not subs)
-    assert await world.store.subscriptions(world.home.guild.id) == []
-    assert len(await world.store.subscriptions(world.away.guild.id)) == 1
+    await eventually(
+        lambda: world.store.subscriptions.in_guild(world.home.guild.id), lambda subs: not subs
+    )
+    assert await world.store.subscriptions.in_guild(world.home.guild.id) == []
+    assert len(await world.store.subscriptions.in_guild(world.away.guild.id)) == 1
 
 
 async def test_a_database_that_cannot_take_writes_gets_a_plain_answer_and_changes_nothing(
     world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
-    await world.store._db.execute("PRAGMA query_only = ON")  # writes now fail, as on a full disk
+    # Writes now fail, as on a full disk.
+    await world.store.database._db.execute("PRAGMA query_only = ON")
     with caplog.at_level(logging.ERROR):
         answer = await world.answer("subscribe", user=world.home.moderator, topic="AI")
     assert answer.ephemeral
@@ -216,8 +223,8 @@ async def test_a_database_that_cannot_take_writes_gets_a_plain_answer_and_change
         "database error" in r.getMessage() and str(world.store.path) in r.getMessage()
         for r in caplog.records
     )
-    await world.store._db.execute("PRAGMA query_only = OFF")
-    assert await world.store.subscriptions(world.home.guild.id) == []
+    await world.store.database._db.execute("PRAGMA query_only = OFF")
+    assert await world.store.subscriptions.in_guild(world.home.guild.id) == []
     again = await world.answer("subscribe", user=world.home.moderator, topic="AI")
     assert not again.ephemeral
 
@@ -230,7 +237,7 @@ async def test_a_channel_that_cannot_hold_news_gets_a_plain_answer(
     answer = await world.answer("subscribe", user=world.home.admin, topic="AI", channel=odd)
     assert answer.ephemeral
     assert answer.content == "Pick a text channel of this server for that option."
-    assert await world.store.subscriptions(world.home.guild.id) == []
+    assert await world.store.subscriptions.in_guild(world.home.guild.id) == []
 
 
 async def test_a_channel_of_another_server_gets_a_plain_answer(world: World) -> None:
@@ -238,7 +245,7 @@ async def test_a_channel_of_another_server_gets_a_plain_answer(world: World) -> 
         "subscribe", user=world.home.admin, topic="AI", channel=world.away.channel
     )
     assert answer.ephemeral and "AppCommandChannel" not in answer.content
-    assert await world.store.subscriptions(world.home.guild.id) == []
+    assert await world.store.subscriptions.in_guild(world.home.guild.id) == []
 
 
 async def test_subscribe_while_another_process_holds_the_database_says_thinking_then_answers(
@@ -261,4 +268,6 @@ async def test_subscribe_while_another_process_holds_the_database_says_thinking_
     )
     await releasing
     other.close()
-    assert [s.topic for s in await world.store.subscriptions(world.home.guild.id)] == ["AI"]
+    assert [s.topic for s in await world.store.subscriptions.in_guild(world.home.guild.id)] == [
+        "AI"
+    ]

@@ -1,0 +1,26 @@
+"""Small key/value state in SQLite."""
+
+from __future__ import annotations
+
+from bot.store.sqlite.database import Database
+
+
+class SqliteState:
+    """``StateStore`` on SQLite."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    async def get(self, key: str) -> str | None:
+        """Return a remembered value, such as the hash of the last command sync."""
+        value = await self._db.scalar("SELECT value FROM state WHERE key = ?", [key])
+        return None if value is None else str(value)
+
+    async def set(self, key: str, value: str) -> None:
+        """Remember a value across restarts."""
+        async with self._db.transaction() as writer:
+            await writer.execute(
+                "INSERT INTO state (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [key, value],
+            )
