@@ -7,6 +7,7 @@ never the password.
 
 from __future__ import annotations
 
+import os
 import socket
 import ssl
 from collections.abc import Mapping
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from bot.errors import StoreError
+from bot.store.postgres.schema import migrate
 from bot.store.target import PostgresTarget
 
 if TYPE_CHECKING:
@@ -137,9 +139,12 @@ def connect_error(target: PostgresTarget, exc: BaseException, timeout: float) ->
     elif isinstance(exc, ssl.SSLError | errors.ClientConfigurationError):
         reason = f"cannot set up TLS to {where}: {_first_line(exc)}"
     elif isinstance(exc, OSError):
+        # asyncio words a refused connection "Connect call failed ('host', port)": the
+        # errno's own words say it better.
+        why = os.strerror(exc.errno) if exc.errno else _first_line(exc)
         reason = (
-            f"cannot reach {where} ({exc.strerror or _first_line(exc)}): is the server "
-            "running, and are the host and port in NEWSBOT_DB right?"
+            f"cannot reach {where} ({why.lower()}): is the server running, and are the host "
+            "and port in NEWSBOT_DB right?"
         )
     elif isinstance(exc, errors.PostgresError | errors.InterfaceError):
         reason = f"cannot connect to {where}: {_first_line(exc)}"
@@ -158,3 +163,21 @@ def scrub(message: str, target: PostgresTarget) -> str:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+async def open_pool(
+    target: PostgresTarget, *, min_size: int = 1, max_size: int = 10
+) -> asyncpg.Pool[asyncpg.Record]:
+    """Open a pool to ``target``'s database, migrated to this newsbot's schema.
+
+    Raise ``StoreError`` when the server cannot be reached or used, or when the database
+    has a schema newer than this newsbot understands.
+    """
+    pool = await create_pool(target, min_size=min_size, max_size=max_size)
+    try:
+        async with pool.acquire() as connection:
+            await migrate(connection, target)
+    except BaseException:
+        pool.terminate()
+        raise
+    return pool

@@ -15,7 +15,13 @@ from bot.store.postgres.keys import MIGRATING, NAMESPACE
 from bot.store.target import PostgresTarget
 
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
     import asyncpg
+    from asyncpg.pool import PoolConnectionProxy
+
+    # A connection of its own, or one lent by a pool.
+    Connection: TypeAlias = asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]
 
 VERSION_TABLE = "newsbot_schema"
 
@@ -38,7 +44,7 @@ MIGRATIONS = _migrations()
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-async def schema_version(connection: asyncpg.Connection[asyncpg.Record]) -> int:
+async def schema_version(connection: Connection) -> int:
     """Return the newest migration applied to the connection's database (0: none)."""
     # From pg_tables, not to_regclass(): a session that waited for another to create the
     # table could find it missing in its cache of names until it next locks a table.
@@ -52,7 +58,7 @@ async def schema_version(connection: asyncpg.Connection[asyncpg.Record]) -> int:
     return int(await connection.fetchval(f"SELECT coalesce(max(version), 0) FROM {VERSION_TABLE}"))
 
 
-async def migrate(connection: asyncpg.Connection[asyncpg.Record], target: PostgresTarget) -> None:
+async def migrate(connection: Connection, target: PostgresTarget) -> None:
     """Bring the database up to ``SCHEMA_VERSION``, or raise ``StoreError`` saying why not."""
     import asyncpg
 
