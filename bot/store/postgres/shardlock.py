@@ -57,11 +57,11 @@ class ShardLock:
         A server restart or a network cut ends the session, and its locks with it: another
         process may then take them, and this one must stop posting.
         """
-        import asyncpg
-
         try:
+            if self._connection.is_closed():
+                raise ConnectionError
             await self._connection.fetchval("SELECT 1", timeout=10)
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError):
+        except Exception:  # whatever the way it failed, the locks cannot be vouched for
             raise StoreError(
                 f"lost the connection holding the run locks of {self._target.redacted}; "
                 "restart newsbot (nothing is posted until then)"
