@@ -45,7 +45,8 @@ class PostgresTarget:
     user: str
     database: str
     password: str | None = field(default=None, repr=False)
-    options: tuple[tuple[str, str], ...] = ()  # the query (sslmode=...), passed on to asyncpg
+    # The URL's query (sslmode=...), passed on to asyncpg; out of repr for sslpassword's sake.
+    options: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
     @property
     def address(self) -> str:
@@ -60,8 +61,15 @@ class PostgresTarget:
         host = self.address
         if self.host.startswith("/"):
             host = f"{quote(self.host, safe='')}:{self.port}"
-        query = f"?{urlencode(self.options)}" if self.options else ""
+        shown = [(k, "***" if k.lower().endswith("password") else v) for k, v in self.options]
+        query = f"?{urlencode(shown, safe='*')}" if shown else ""
         return f"postgresql://{user}@{host}/{quote(self.database, safe='')}{query}"
+
+    @property
+    def connect_timeout(self) -> float | None:
+        """Return the URL's ``connect_timeout`` option in seconds (libpq's), if it has one."""
+        value = dict(self.options).get("connect_timeout")
+        return float(value) if value else None
 
     def __str__(self) -> str:
         return self.redacted
@@ -136,8 +144,18 @@ def parse_postgres_url(text: str) -> PostgresTarget:
     known = {"host", "port", "user", "password", "dbname", "database"}
     if clash := sorted(name for name, _ in options if name in known):
         raise refuse(f"write {', '.join(clash)} in the URL itself, not as an option")
+    timeout = dict(options).get("connect_timeout")
+    if timeout is not None and not _positive_number(timeout):
+        raise refuse(f"connect_timeout must be a number of seconds, got {timeout!r}")
     password = unquote(parts.password) if parts.password is not None else None
     return PostgresTarget(host, port or DEFAULT_PORT, user, database, password, options)
+
+
+def _positive_number(text: str) -> bool:
+    try:
+        return 0 < float(text) < 10**6  # also refuses NaN and infinity
+    except ValueError:
+        return False
 
 
 def redact_url(text: str) -> str:

@@ -42,6 +42,7 @@ def test_a_postgresql_url_names_server_user_password_database_and_options() -> N
     )
     assert isinstance(target, PostgresTarget)
     assert target.address == "db.example:6543"
+    assert target.connect_timeout == 5.0
     assert target.redacted == (
         "postgresql://news%40bot:***@db.example:6543/news?sslmode=require&connect_timeout=5"
     )
@@ -63,6 +64,12 @@ def test_a_postgresql_url_names_server_user_password_database_and_options() -> N
 )
 def test_url_forms(url: str, expected: PostgresTarget) -> None:
     assert parse_target(url) == expected
+
+
+def test_a_key_password_in_the_options_is_not_shown_either() -> None:
+    target = parse_target("postgresql://bot@db/news?sslkey=k.pem&sslpassword=k3y")
+    assert target.redacted == "postgresql://bot@db:5432/news?sslkey=k.pem&sslpassword=***"
+    assert "k3y" not in repr(target)
 
 
 def test_the_redacted_form_shows_an_ipv6_host_and_a_missing_password_as_they_are() -> None:
@@ -87,6 +94,10 @@ def test_the_redacted_form_shows_an_ipv6_host_and_a_missing_password_as_they_are
         ("postgresql://bot:s3cret@db/news/more", "it names no database"),
         ("postgresql://bot:s3cret@db/news?sslmode", "its options (after '?') must be name=value"),
         ("postgresql://bot:s3cret@db/news?password=s3cret", "write password in the URL itself"),
+        (
+            "postgresql://bot:s3cret@db/news?connect_timeout=soon",
+            "connect_timeout must be a number of seconds, got 'soon'",
+        ),
         ("postgresql://bot:s3#cret@db/news", "must be written %2F, %3F, %23 or %40"),
         ("postgresql://bot:s3/cret@db/news", "must be written %2F, %3F, %23 or %40"),
         ("postgresql://bot:s3?cret@db/news", "must be written %2F, %3F, %23 or %40"),

@@ -39,12 +39,16 @@ async def connect(
     *,
     application_name: str = APPLICATION_NAME,
     server_settings: Mapping[str, str] | None = None,
-    timeout: float = CONNECT_TIMEOUT,
+    timeout: float | None = None,
 ) -> asyncpg.Connection[asyncpg.Record]:
-    """Open one connection to ``target``, or raise ``StoreError`` saying why it cannot."""
+    """Open one connection to ``target``, or raise ``StoreError`` saying why it cannot.
+
+    ``timeout`` (seconds) defaults to the URL's ``connect_timeout``, else 10.
+    """
     require_driver()
     import asyncpg
 
+    timeout = timeout or target.connect_timeout or CONNECT_TIMEOUT
     try:
         connection: asyncpg.Connection[asyncpg.Record] = await asyncpg.connect(
             **connect_arguments(target, application_name, server_settings), timeout=timeout
@@ -60,12 +64,13 @@ async def create_pool(
     min_size: int = 1,
     max_size: int = 10,
     application_name: str = APPLICATION_NAME,
-    timeout: float = CONNECT_TIMEOUT,
+    timeout: float | None = None,
 ) -> asyncpg.Pool[asyncpg.Record]:
     """Open a pool of connections to ``target``, or raise ``StoreError`` saying why it cannot."""
     require_driver()
     import asyncpg
 
+    timeout = timeout or target.connect_timeout or CONNECT_TIMEOUT
     try:
         pool: asyncpg.Pool[asyncpg.Record] = await asyncpg.create_pool(
             **connect_arguments(target, application_name, None),
@@ -89,6 +94,7 @@ def connect_arguments(
     """
     settings = {"application_name": application_name, **(server_settings or {})}
     options = dict(target.options)
+    options.pop("connect_timeout", None)  # libpq's; asyncpg takes it as an argument
     for name in list(options):
         if name in settings:  # newsbot's own settings win over the URL's
             options.pop(name)

@@ -102,7 +102,7 @@ async def test_a_pool_that_cannot_connect_says_why(postgres_server: Server) -> N
 
 async def test_the_urls_options_reach_the_server(postgres_url: str) -> None:
     connection = await connect(
-        parse_postgres_url(postgres_url + "?sslmode=disable&TimeZone=Asia/Tokyo")
+        parse_postgres_url(postgres_url + "?sslmode=disable&TimeZone=Asia/Tokyo&connect_timeout=3")
     )
     try:
         assert await connection.fetchval("SHOW TimeZone") == "Asia/Tokyo"
