@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     Connection: TypeAlias = asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]
 
 VERSION_TABLE = "newsbot_schema"
+# 13: the first whose unaccent extension a database owner may create (a trusted extension).
+MINIMUM_SERVER = 13
 
 
 def _migrations() -> list[tuple[int, str, str]]:
@@ -62,6 +64,12 @@ async def migrate(connection: Connection, target: PostgresTarget) -> None:
     """Bring the database up to ``SCHEMA_VERSION``, or raise ``StoreError`` saying why not."""
     import asyncpg
 
+    server = connection.get_server_version()
+    if server.major < MINIMUM_SERVER:
+        raise StoreError(
+            f"{target.redacted} runs PostgreSQL {server.major}.{server.minor}; newsbot needs "
+            f"{MINIMUM_SERVER} or newer"
+        )
     try:
         # Checked before taking the lock: opening an up-to-date database writes nothing,
         # so a role that may only read and write rows can open it.

@@ -262,3 +262,21 @@ async def test_search_stems_ignores_accents_and_weighs_titles_over_excerpts(
     assert await search("cafe run") == [2, 1]  # in the title first; stemmed; unaccented
     assert await search("the") == [3]  # no stop words: every word is found, as in FTS5
     assert await search("markets") == [1, 2]
+
+
+async def test_a_server_too_old_for_the_schema_is_named(
+    empty_postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.store.postgres.schema as schema
+
+    monkeypatch.setattr(schema, "MINIMUM_SERVER", 99)
+    target = parse_postgres_url(empty_postgres_url)
+    connection = await connect(target)
+    try:
+        with pytest.raises(
+            StoreError, match=r"runs PostgreSQL \d+\.\d+; newsbot needs 99 or newer$"
+        ):
+            await migrate(connection, target)
+        assert await schema_version(connection) == 0
+    finally:
+        await connection.close()
