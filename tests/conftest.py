@@ -13,7 +13,7 @@ import pytest
 from bot.store import Store
 from bot.store.postgres.connection import connect
 from bot.store.postgres.schema import migrate
-from bot.store.target import parse_postgres_url
+from bot.store.target import parse_postgres_url, redact_url
 from tests.postgres import (
     INSTALL_HINT,
     Server,
@@ -49,8 +49,30 @@ def articles_dir(tmp_path: Path) -> Path:
 # -- PostgreSQL ------------------------------------------------------------------------------
 
 
+_SERVER = pytest.StashKey[Server]()
+_SKIPPED = pytest.StashKey[str]()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """Say at the top where the PostgreSQL tests get their server, or that they cannot."""
+    if address := os.environ.get("NEWSBOT_TEST_POSTGRES"):
+        return f"postgresql: {redact_url(address)} (NEWSBOT_TEST_POSTGRES)"
+    if (bindir := find_bindir()) is None:
+        return f"postgresql: NO SERVER PROGRAMS, the PostgreSQL tests will not run: {INSTALL_HINT}"
+    return f"postgresql: a throwaway server from {bindir}"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say how long the PostgreSQL server took to start, or loudly that there was none."""
+    server = terminalreporter.config.stash.get(_SERVER, None)
+    if server is not None and server.started_in:
+        terminalreporter.write_line(f"postgresql: server started in {server.started_in:.2f} s")
+    if reason := terminalreporter.config.stash.get(_SKIPPED, ""):
+        terminalreporter.write_line(f"postgresql: NOT TESTED. {reason}", yellow=True, bold=True)
+
+
 @pytest.fixture(scope="session")
-def postgres_server() -> Iterator[Server]:
+def postgres_server(pytestconfig: pytest.Config) -> Iterator[Server]:
     """A PostgreSQL server for the session: ``NEWSBOT_TEST_POSTGRES``, else a throwaway one.
 
     Without PostgreSQL's programs the tests that need it are skipped, saying why; under CI
@@ -64,8 +86,10 @@ def postgres_server() -> Iterator[Server]:
             reason = f"PostgreSQL tests need PostgreSQL's server programs: {INSTALL_HINT}"
             if os.environ.get("CI", "").lower() == "true":
                 pytest.fail(reason, pytrace=False)
-            pytest.skip(reason)
+            pytestconfig.stash[_SKIPPED] = reason  # said once, loudly, at the end
+            pytest.skip("no PostgreSQL server programs (see 'postgresql: NOT TESTED')")
         server = start_server(bindir)
+        pytestconfig.stash[_SERVER] = server
     try:
         asyncio.run(create_password_role(server))
         yield server
