@@ -1,8 +1,8 @@
 """Connections to a PostgreSQL server, with every failure told in one line a person can act on.
 
-asyncpg is imported only here, and only when a PostgreSQL URL is used: SQLite, the
-default, needs nothing of it. Messages name the server, the user and the database, and
-never the password.
+asyncpg is imported inside the functions of this package, when a PostgreSQL URL is used:
+SQLite, the default, needs nothing of it (``require_driver`` says how to install it).
+Messages name the server, the user and the database, and never the password.
 """
 
 from __future__ import annotations
