@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from bot.errors import StoreError
@@ -21,6 +20,7 @@ from bot.store.interfaces import (
     SubscriptionStore,
 )
 from bot.store.sqlite import SqliteStore
+from bot.store.target import DatabaseTarget, PostgresTarget, SqliteTarget, parse_target
 
 __all__ = [
     "ArticleStore",
@@ -31,22 +31,14 @@ __all__ = [
     "StateStore",
     "Store",
     "SubscriptionStore",
-    "is_postgres_url",
     "open_store",
 ]
 
-# "postgresql://..." read as a Path (NEWSBOT_DB, --db) has lost a slash: "postgresql:/...".
-_POSTGRES_URL = re.compile(r"postgres(?:ql)?:/", re.IGNORECASE)
-
-
-def is_postgres_url(target: str | Path) -> bool:
-    """Tell whether ``target`` names a PostgreSQL database rather than a SQLite file."""
-    return _POSTGRES_URL.match(str(target)) is not None
-
-
-async def open_store(target: str | Path) -> Store:
+async def open_store(target: str | Path | DatabaseTarget) -> Store:
     """Open the store at ``target`` (a SQLite file path, or a PostgreSQL URL), or raise
     ``StoreError``."""
-    if is_postgres_url(target):
+    if not isinstance(target, SqliteTarget | PostgresTarget):
+        target = parse_target(target)
+    if isinstance(target, PostgresTarget):
         raise StoreError("PostgreSQL support is not installed yet")
-    return await SqliteStore.open(target)
+    return await SqliteStore.open(target.path)

@@ -80,8 +80,8 @@ async def test_a_directory_is_refused(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "target",
-    ["postgresql://newsbot@db.example/newsbot", "postgres://db.example/newsbot",
-     Path("postgresql://db.example/newsbot"), "POSTGRESQL://db.example/newsbot"],
+    ["postgresql://newsbot@db.example/newsbot", "postgres://bot@db.example/newsbot",
+     "POSTGRESQL://bot@db.example/newsbot"],
 )  # fmt: skip
 async def test_a_postgresql_url_is_refused_until_its_backend_is_installed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, target: str | Path
