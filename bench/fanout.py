@@ -57,6 +57,7 @@ from bot.config import Settings  # noqa: E402
 from bot.parsing import build_draft  # noqa: E402
 from bot.posting import CHANNELS_AT_ONCE  # noqa: E402
 from bot.store import Store, open_store  # noqa: E402
+from bot.store.target import SqliteTarget  # noqa: E402
 from tests.factories import article_fields  # noqa: E402
 from tests.fake_discord import FakeDiscord, running_bot  # noqa: E402
 from tests.fake_discord.recording import RecordedRequest  # noqa: E402
@@ -395,7 +396,7 @@ async def bench(args: argparse.Namespace, command: str) -> Figures:
             async with FakeDiscord(rate_limits=True) as fake:
                 channels = build_guilds(fake, args.guilds, args.channels_per_guild)
                 settings = Settings(
-                    db_path=Path(tmp) / "fanout.db", data_dir=Path(tmp) / "no-articles",
+                    db=SqliteTarget(Path(tmp) / "fanout.db"), data_dir=Path(tmp) / "no-articles",
                     max_per_run=args.max_per_run, post_interval=timedelta(days=1),
                     rescan_interval=timedelta(days=1),
                 )  # fmt: skip  # the scheduler must not run a job during the measurement

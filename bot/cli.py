@@ -28,6 +28,7 @@ from bot.errors import NewsbotError, StoreError
 from bot.loader import load_articles
 from bot.posting import Poster, owns_guild_for
 from bot.store import Store, open_store
+from bot.store.target import parse_target
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
 EXIT_PIPE_CLOSED = 141  # as for a process that SIGPIPE ended: `newsbot topics | head`
@@ -42,9 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--db",
-        type=Path,
-        metavar="PATH",
-        help="database file (default: $NEWSBOT_DB or %(default)s)",
+        metavar="PATH_OR_URL",
+        help="SQLite database file or postgresql://user:password@host:port/dbname "
+        "(default: $NEWSBOT_DB, else data/newsbot.db)",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -139,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings()
         if args.db is not None:
-            settings = replace(settings, db_path=args.db)
+            settings = replace(settings, db=parse_target(args.db))
         if args.command == "run":
             from bot.app import run_bot  # discord.py takes a quarter second to import
 
@@ -161,7 +162,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     command: Callable[[Store, argparse.Namespace, Settings], Awaitable[int]] = _COMMANDS[
         args.command
     ]
-    async with await open_store(settings.db_path) as store:
+    async with await open_store(settings.db) as store:
         return await command(store, args, settings)
 
 

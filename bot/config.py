@@ -12,8 +12,10 @@ from datetime import timedelta
 from pathlib import Path
 
 from bot.errors import ConfigError
+from bot.store.target import DatabaseTarget, SqliteTarget, parse_target
 
 DEFAULT_DB = Path("data/newsbot.db")
+DEFAULT_TARGET = SqliteTarget(DEFAULT_DB)  # frozen: one shared default is safe
 DEFAULT_DATA_DIR = Path("data/articles")
 DEFAULT_MAX_FILE_BYTES = 1024 * 1024
 
@@ -22,7 +24,7 @@ DEFAULT_MAX_FILE_BYTES = 1024 * 1024
 class Settings:
     """Everything newsbot can be configured with."""
 
-    db_path: Path = DEFAULT_DB
+    db: DatabaseTarget = DEFAULT_TARGET  # a SQLite file, or a PostgreSQL database
     data_dir: Path = DEFAULT_DATA_DIR
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     load_workers: int = 0  # 0: one per core
@@ -153,7 +155,7 @@ def load_settings(
             )
 
     return Settings(
-        db_path=Path(text("NEWSBOT_DB") or DEFAULT_DB),
+        db=parse_target(text("NEWSBOT_DB") or DEFAULT_DB),
         data_dir=Path(text("NEWSBOT_DATA_DIR") or DEFAULT_DATA_DIR),
         max_file_bytes=integer(
             "NEWSBOT_MAX_FILE_BYTES", DEFAULT_MAX_FILE_BYTES, 1024, 64 * 1024 * 1024

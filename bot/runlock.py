@@ -1,7 +1,9 @@
 """One ``newsbot run`` per database and shard: two would post the same articles twice.
 
-The locks are ``flock`` locks on files next to the database, so they go with the process
-that holds them, however it ends (kill -9 too): there is never a stale lock to clear.
+For SQLite the locks are ``flock`` locks on files next to the database, so they go with
+the process that holds them, however it ends (kill -9 too): there is never a stale lock to
+clear. PostgreSQL's are session advisory locks (``bot.store.postgres.shardlock``), which
+go with the connection holding them, for processes on any host.
 
 - A process that serves every shard holds ``<db>.lock`` exclusively.
 - A process that serves some shards (``NEWSBOT_SHARD_IDS``) holds ``<db>.lock`` shared and
@@ -12,12 +14,13 @@ that holds them, however it ends (kill -9 too): there is never a stale lock to c
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import ExitStack, asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import TextIO
 
 from bot.errors import AlreadyRunning, StoreError
+from bot.store.target import DatabaseTarget, SqliteTarget
 
 try:
     import fcntl
@@ -25,6 +28,21 @@ except ImportError:  # pragma: no cover - not on Windows: no locking there
     fcntl = None  # type: ignore[assignment]
 
 _ADVICE = "two would post the same articles twice. Stop the other one first"
+
+
+@asynccontextmanager
+async def run_locks(
+    target: DatabaseTarget, shard_ids: Sequence[int] | None = None
+) -> AsyncIterator[None]:
+    """Hold the run locks of the database ``target`` (for ``shard_ids``, or every shard)."""
+    if isinstance(target, SqliteTarget):
+        with running_alone(target.path, shard_ids):
+            yield
+        return
+    from bot.store.postgres import shardlock  # asyncpg is an optional dependency
+
+    async with shardlock.running_alone(target, shard_ids):
+        yield
 
 
 @contextmanager

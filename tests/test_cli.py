@@ -122,6 +122,30 @@ def test_an_unusable_database_exits_2_with_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("postgresql://bot:s3cret-pw@127.0.0.1:99999/news", "port"),
+        ("postgresql://bot:s3cret-pw@/news", "host"),
+        ("mysql://bot:s3cret-pw@db.example/news", "not mysql"),
+    ],
+)
+def test_a_database_url_that_cannot_be_used_exits_2_without_its_password(
+    url: str, says: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for where in (("--db", url, "topics"), ("topics",)):
+        env = {"NEWSBOT_DB": url} if len(where) == 1 else {}
+        result = subprocess.run(
+            [sys.executable, "-m", "bot", *where], capture_output=True, text=True, timeout=60,
+            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), **env},
+        )  # fmt: skip
+        assert result.returncode == 2, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1 and says in result.stderr
+        assert "s3cret-pw" not in result.stderr + result.stdout
+        assert "Traceback" not in result.stderr
+    assert list(Path().iterdir()) == []  # no SQLite file named after the URL
+
+
 def test_database_from_environment_and_dotenv(
     tmp_path: Path, articles_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

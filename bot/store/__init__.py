@@ -34,6 +34,7 @@ __all__ = [
     "open_store",
 ]
 
+
 async def open_store(target: str | Path | DatabaseTarget) -> Store:
     """Open the store at ``target`` (a SQLite file path, or a PostgreSQL URL), or raise
     ``StoreError``."""
