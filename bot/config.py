@@ -42,6 +42,18 @@ class Settings:
     send_rate: int = 49
 
     @property
+    def process_send_rate(self) -> float:
+        """Return the messages per second this process may start.
+
+        Discord's global limit belongs to the bot's token, not to a process: processes that
+        split the shards between them split ``send_rate`` the same way, so together they
+        stay under it.
+        """
+        if self.shard_ids is None or not self.shard_count:
+            return float(self.send_rate)
+        return self.send_rate * len(self.shard_ids) / self.shard_count
+
+    @property
     def workers(self) -> int:
         """Return how many processes parse files in a large load."""
         return self.load_workers or os.cpu_count() or 1

@@ -44,3 +44,24 @@ def test_an_env_file_that_is_not_a_regular_file_is_refused_not_waited_on(tmp_pat
 
 def test_no_env_file_is_no_settings(tmp_path: Path) -> None:
     assert read_env_file(tmp_path / ".env") == {}
+
+
+def test_processes_that_split_the_shards_split_the_global_send_rate() -> None:
+    def rate(ids: str | None) -> float:
+        values = {"NEWSBOT_SEND_RATE": "48", "NEWSBOT_SHARD_COUNT": "4"}
+        if ids is not None:
+            values["NEWSBOT_SHARD_IDS"] = ids
+        return load_settings(values, env_file=None).process_send_rate
+
+    assert rate(None) == 48  # one process serving every shard takes the whole rate
+    assert rate("0") + rate("1,2,3") == 48  # two processes on one token stay under it together
+    assert rate("0") == 12 and rate("0,1,2,3") == 48
+
+
+def test_a_database_url_names_postgresql_and_hides_its_password() -> None:
+    settings = load_settings(
+        {"NEWSBOT_DB": "postgresql://bot:pw%2Fsecret@db.example:6543/news?sslmode=require"},
+        env_file=None,
+    )
+    assert str(settings.db) == "postgresql://bot:***@db.example:6543/news?sslmode=require"
+    assert "secret" not in repr(settings)

@@ -73,7 +73,7 @@ class NewsBot(commands.AutoShardedBot):
         self.live_pagers: set[str] = set()  # tokens of the pagers whose buttons still work
         self.poster = Poster(
             store,
-            DiscordSender(self, rate=settings.send_rate),
+            DiscordSender(self, rate=settings.process_send_rate),
             max_per_run=settings.max_per_run,
             owns_guild=owns_guild_for(settings.shard_count, settings.shard_ids),
             clock=clock,
