@@ -89,8 +89,8 @@ async def eventually(
         await asyncio.sleep(0.01)
 
 
-def make_server(fake: FakeDiscord, name: str) -> Server:
-    guild = fake.add_guild(name)
+def make_server(fake: FakeDiscord, name: str, guild_id: int | None = None) -> Server:
+    guild = fake.add_guild(name, id=guild_id)
     moderators = fake.add_role(guild, "Moderators", permissions=Perm.MANAGE_CHANNELS)
     channel = fake.add_text_channel(guild, "news")
     member = fake.add_user(f"{name}-member")
