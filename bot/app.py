@@ -16,7 +16,7 @@ import yarl
 from bot.chat.bot import NewsBot
 from bot.config import Settings
 from bot.errors import ConfigError, DiscordUnreachable
-from bot.runlock import run_locks
+from bot.runlock import RunLock, run_locks
 from bot.store import open_store
 
 log = logging.getLogger(__name__)
@@ -44,13 +44,13 @@ async def run_bot(settings: Settings) -> int:
     if not settings.discord_token:
         raise ConfigError(f"DISCORD_TOKEN is not set. {TOKEN_HELP}")
     point_discord_at(settings)
-    async with run_locks(settings.db, settings.shard_ids):
-        return await _serve(settings, settings.discord_token)
+    async with run_locks(settings.db, settings.shard_ids) as run_lock:
+        return await _serve(settings, settings.discord_token, run_lock)
 
 
-async def _serve(settings: Settings, token: str) -> int:
+async def _serve(settings: Settings, token: str, run_lock: RunLock) -> int:
     async with await open_store(settings.db) as store:
-        bot = NewsBot(store, settings)
+        bot = NewsBot(store, settings, run_lock=run_lock)
         report = await bot.rescan()
         log.info("loaded %s: %s", settings.data_dir, report.summary())
         async with bot:

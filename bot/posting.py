@@ -20,7 +20,7 @@ import asyncio
 import hashlib
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal, Protocol
@@ -147,8 +147,10 @@ class Poster:
         owns_guild: Callable[[int], bool] = lambda guild_id: True,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         channels_at_once: int = CHANNELS_AT_ONCE,
+        guard: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.store = store
+        self.guard = guard
         self.sender = sender
         self.max_per_run = max_per_run
         self.owns_guild = owns_guild
@@ -167,6 +169,8 @@ class Poster:
             raise RunInProgress("A posting run is under way right now; try again in a minute.")
         async with self._running:
             self.store.check_file()  # never post what the database would not remember
+            if self.guard is not None:  # nor while another process may hold this one's shards
+                await self.guard()
             report = RunReport()
             subscriptions = await self._subscriptions(scope)
             report.resumed = await self._resume_paused(subscriptions)

@@ -17,7 +17,7 @@ import os
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import ExitStack, asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import Protocol, TextIO
 
 from bot.errors import AlreadyRunning, StoreError
 from bot.store.target import DatabaseTarget, SqliteTarget
@@ -30,19 +30,34 @@ except ImportError:  # pragma: no cover - not on Windows: no locking there
 _ADVICE = "two would post the same articles twice. Stop the other one first"
 
 
+class RunLock(Protocol):
+    """The run locks a ``newsbot run`` holds while it serves."""
+
+    async def confirm(self) -> None:
+        """Make sure the locks are still held before posting, or raise ``NewsbotError``."""
+        ...
+
+
+class FileLocks:
+    """SQLite's run locks: ``flock``s, which a living process cannot lose."""
+
+    async def confirm(self) -> None:
+        """Return: the locks go only with the process."""
+
+
 @asynccontextmanager
 async def run_locks(
     target: DatabaseTarget, shard_ids: Sequence[int] | None = None
-) -> AsyncIterator[None]:
+) -> AsyncIterator[RunLock]:
     """Hold the run locks of the database ``target`` (for ``shard_ids``, or every shard)."""
     if isinstance(target, SqliteTarget):
         with running_alone(target.path, shard_ids):
-            yield
+            yield FileLocks()
         return
     from bot.store.postgres import shardlock  # asyncpg is an optional dependency
 
-    async with shardlock.running_alone(target, shard_ids):
-        yield
+    async with shardlock.running_alone(target, shard_ids) as lock:
+        yield lock
 
 
 @contextmanager

@@ -13,6 +13,7 @@ import pytest
 
 from bot.articles import Article
 from bot.errors import (
+    AlreadyRunning,
     ChannelForbidden,
     ChannelGone,
     DeliveryFailed,
@@ -210,6 +211,22 @@ async def test_a_process_serves_only_its_shards_guilds(store: Store, sender: Mem
     assert [channel for channel, _, _ in sender.sent] == [20]
     await Poster(store, sender, owns_guild=owns_guild_for(2, [1])).run()
     assert sorted(channel for channel, _, _ in sender.sent) == [10, 20]
+
+
+async def test_a_process_that_lost_its_shards_posts_nothing(
+    store: Store, sender: MemorySender
+) -> None:
+    await subscribe(store, 10)
+    await add(store, 1, topics=["AI"], quality=90)
+
+    async def taken_over() -> None:
+        raise AlreadyRunning("another newsbot run (pid 7 on b) is serving shard 0 of db")
+
+    with pytest.raises(AlreadyRunning):
+        await Poster(store, sender, guard=taken_over).run()
+    assert sender.sent == [] and await store.ledger.outbox() == []
+    await Poster(store, sender).run()  # its shards back: the article is still due
+    assert sender.articles_in(10) != []
 
 
 async def test_scope_limits_a_manual_run_to_a_topic_or_channel(

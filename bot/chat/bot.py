@@ -22,6 +22,7 @@ from bot.chat.views import answer_expired_buttons
 from bot.config import Settings
 from bot.loader import LoadReport, load_articles
 from bot.posting import Poster, owns_guild_for
+from bot.runlock import FileLocks, RunLock
 from bot.scheduler import NewsScheduler
 from bot.store import Store
 
@@ -52,6 +53,7 @@ class NewsBot(commands.AutoShardedBot):
         settings: Settings,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        run_lock: RunLock | None = None,
         **options: Any,
     ) -> None:
         sharding: dict[str, Any] = {}
@@ -77,6 +79,7 @@ class NewsBot(commands.AutoShardedBot):
             max_per_run=settings.max_per_run,
             owns_guild=owns_guild_for(settings.shard_count, settings.shard_ids),
             clock=clock,
+            guard=(run_lock or FileLocks()).confirm,
         )
         self.scheduler = NewsScheduler(
             post=self.poster.run,

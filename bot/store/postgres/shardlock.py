@@ -16,6 +16,7 @@ forgets with the session: a refused process names the holder from there.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import socket
@@ -32,6 +33,8 @@ from bot.store.target import PostgresTarget
 if TYPE_CHECKING:
     import asyncpg
 
+log = logging.getLogger(__name__)
+
 # Server-side keepalives, so that the server ends the session (and frees its locks) of a
 # holder whose host vanished without closing the connection: after about 90 s, not the
 # kernel's two hours. A process killed on a live host closes its connection at once.
@@ -47,9 +50,43 @@ _NAME_BYTES = 63  # PostgreSQL keeps this much of an application_name
 class ShardLock:
     """The run locks of one process, held while the ``running_alone`` block runs."""
 
-    def __init__(self, connection: asyncpg.Connection[asyncpg.Record], target: PostgresTarget):
-        self._connection = connection
+    def __init__(self, target: PostgresTarget, shard_ids: Sequence[int] | None) -> None:
         self._target = target
+        self._shard_ids = None if shard_ids is None else sorted(set(shard_ids))
+        self._connection: asyncpg.Connection[asyncpg.Record] | None = None
+
+    async def take(self) -> None:
+        """Take every lock on a connection of their own, or raise and hold none.
+
+        Raise ``AlreadyRunning`` naming the other process (pid and host) when one holds a
+        lock needed here, and ``StoreError`` when the database cannot be reached.
+        """
+        import asyncpg
+
+        target = self._target
+        connection = await connect(
+            target, application_name=holder_name(), server_settings=KEEPALIVES
+        )
+        try:
+            if self._shard_ids is None:
+                await _take(connection, (NAMESPACE, SERVING), target.redacted, exclusive=True)
+            else:
+                await _take(connection, (NAMESPACE, SERVING), target.redacted, exclusive=False)
+                for shard in self._shard_ids:
+                    what = f"shard {shard} of {target.redacted}"
+                    await _take(connection, (SHARDS, shard), what, exclusive=True)
+        except BaseException as exc:
+            await _close(connection)
+            if isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError | OSError):
+                raise StoreError(f"cannot take the run locks of {target.redacted}: {exc}") from None
+            raise
+        self._connection = connection
+
+    async def release(self) -> None:
+        """Free the locks: ending the session frees them (a broken one has already)."""
+        if self._connection is not None:
+            connection, self._connection = self._connection, None
+            await _close(connection)
 
     async def check(self) -> None:
         """Raise ``StoreError`` when the locks were lost with their connection.
@@ -58,7 +95,7 @@ class ShardLock:
         process may then take them, and this one must stop posting.
         """
         try:
-            if self._connection.is_closed():
+            if self._connection is None or self._connection.is_closed():
                 raise ConnectionError
             await self._connection.fetchval("SELECT 1", timeout=10)
         except Exception:  # whatever the way it failed, the locks cannot be vouched for
@@ -66,6 +103,29 @@ class ShardLock:
                 f"lost the connection holding the run locks of {self._target.redacted}; "
                 "restart newsbot (nothing is posted until then)"
             ) from None
+
+    async def confirm(self) -> None:
+        """Make sure the locks are held before posting: take them again if they were lost.
+
+        After a server restart the session that held them is gone: the posting job resumes
+        once they are taken again, unless another process took them meanwhile (then it
+        raises ``AlreadyRunning``, and this process posts nothing).
+        """
+        try:
+            await self.check()
+            return
+        except StoreError:
+            log.warning("the run locks of %s were lost: taking them again", self._target)
+        await self.release()
+        await self.take()
+        log.info("the run locks of %s are held again", self._target)
+
+
+async def _close(connection: asyncpg.Connection[asyncpg.Record]) -> None:
+    try:
+        await connection.close(timeout=5)
+    except Exception:
+        connection.terminate()
 
 
 def holder_name(pid: int | None = None, host: str | None = None) -> str:
@@ -85,27 +145,12 @@ async def running_alone(
     Raise ``AlreadyRunning`` naming the other process (pid and host) when one holds a
     lock needed here, and ``StoreError`` when the database cannot be reached.
     """
-    import asyncpg
-
-    connection = await connect(target, application_name=holder_name(), server_settings=KEEPALIVES)
+    lock = ShardLock(target, shard_ids)
+    await lock.take()
     try:
-        try:
-            if shard_ids is None:
-                await _take(connection, (NAMESPACE, SERVING), target.redacted, exclusive=True)
-            else:
-                await _take(connection, (NAMESPACE, SERVING), target.redacted, exclusive=False)
-                for shard in sorted(set(shard_ids)):
-                    what = f"shard {shard} of {target.redacted}"
-                    await _take(connection, (SHARDS, shard), what, exclusive=True)
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
-            raise StoreError(f"cannot take the run locks of {target.redacted}: {exc}") from None
-        yield ShardLock(connection, target)
+        yield lock
     finally:
-        # Ending the session frees its locks; a connection already broken has freed them.
-        try:
-            await connection.close(timeout=5)
-        except Exception:
-            connection.terminate()
+        await lock.release()
 
 
 async def _take(

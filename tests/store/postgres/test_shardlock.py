@@ -126,3 +126,37 @@ def test_the_holder_name_fits_what_postgresql_keeps() -> None:
     name = holder_name(4194304, "a-very-long-host-name." * 5)
     assert name.startswith("newsbot pid 4194304 on a-very-long-host-name.")
     assert len(name.encode()) == 63
+
+
+async def test_locks_lost_with_a_server_restart_are_taken_again_before_posting(
+    target: PostgresTarget,
+) -> None:
+    async with running_alone(target, [1]) as lock:
+        await terminate(target, holder_name())  # what a server restart does to the session
+        await lock.confirm()  # takes them again on a new session
+        await lock.check()
+        with pytest.raises(AlreadyRunning):  # and holds them: another is refused
+            async with running_alone(target, [1]):
+                pass
+
+
+async def test_locks_another_process_took_meanwhile_are_not_taken_back(
+    target: PostgresTarget,
+) -> None:
+    async with running_alone(target, [1]) as lock:
+        await terminate(target, holder_name())
+        async with running_alone(target, [1]):  # a replacement started while ours was gone
+            with pytest.raises(AlreadyRunning, match="is serving shard 1"):
+                await lock.confirm()
+
+
+async def terminate(target: PostgresTarget, application_name: str) -> None:
+    """End the sessions of ``application_name`` from another connection, as a restart would."""
+    admin = await connect(target)
+    try:
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+            application_name,
+        )
+    finally:
+        await admin.close()
