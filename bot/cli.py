@@ -26,9 +26,10 @@ from bot.articles import Article, ArticlePage, closest_names
 from bot.config import Settings, load_settings
 from bot.errors import NewsbotError, StoreError
 from bot.loader import load_articles
+from bot.logs import configure_logging
 from bot.posting import Poster, owns_guild_for
 from bot.store import Store, open_store
-from bot.store.target import parse_target
+from bot.store.target import PostgresTarget, parse_target
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
 EXIT_PIPE_CLOSED = 141  # as for a process that SIGPIPE ended: `newsbot topics | head`
@@ -130,17 +131,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(errors="replace")
     args = build_parser().parse_args(argv)
-    if args.command == "run":
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
-        logging.getLogger("discord").setLevel(logging.WARNING)
-    else:
-        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         settings = load_settings()
         if args.db is not None:
             settings = replace(settings, db=parse_target(args.db))
+        password = settings.db.password if isinstance(settings.db, PostgresTarget) else None
+        configure_logging(
+            # The other commands print their results; their log says only what went wrong.
+            level=settings.log_level if args.command == "run" else logging.WARNING,
+            log_format=settings.log_format,
+            secrets=(settings.discord_token, password),
+        )
         if args.command == "run":
             from bot.app import run_bot  # discord.py takes a quarter second to import
 

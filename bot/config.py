@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from bot.errors import ConfigError
+from bot.logs import LOG_FORMATS, LogFormat
 from bot.store.target import DatabaseTarget, SqliteTarget, parse_target
 
 DEFAULT_DB = Path("data/newsbot.db")
@@ -40,6 +41,8 @@ class Settings:
     post_interval: timedelta = timedelta(minutes=15)
     rescan_interval: timedelta = timedelta(minutes=5)
     send_rate: int = 49
+    log_level: str = "INFO"
+    log_format: LogFormat = "text"
 
     @property
     def process_send_rate(self) -> float:
@@ -60,6 +63,7 @@ class Settings:
 
 
 _UNITS = {"s": 1, "m": 60, "h": 3600}
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 def parse_duration(text: str) -> timedelta:
@@ -150,6 +154,21 @@ def load_settings(
             raise ConfigError(f"{name} must be from 10s to 7 days, got {value!r}")
         return parsed
 
+    def choice(name: str, choices: tuple[str, ...], default: str) -> str:
+        value = (text(name) or default).upper()
+        if value not in choices:
+            raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {text(name)!r}")
+        return value
+
+    def log_format() -> LogFormat:
+        value = (text("NEWSBOT_LOG_FORMAT") or "text").lower()
+        for known in LOG_FORMATS:
+            if value == known:
+                return known
+        raise ConfigError(
+            f"NEWSBOT_LOG_FORMAT must be text or json, got {text('NEWSBOT_LOG_FORMAT')!r}"
+        )
+
     shard_count = integer("NEWSBOT_SHARD_COUNT", 0, 0, 100_000) or None
     shard_ids = None
     if (raw_ids := text("NEWSBOT_SHARD_IDS")) is not None:
@@ -185,4 +204,6 @@ def load_settings(
         post_interval=duration("NEWSBOT_POST_INTERVAL", timedelta(minutes=15)),
         rescan_interval=duration("NEWSBOT_RESCAN_INTERVAL", timedelta(minutes=5)),
         send_rate=integer("NEWSBOT_SEND_RATE", 49, 1, 50),
+        log_level=choice("NEWSBOT_LOG_LEVEL", LOG_LEVELS, "INFO"),
+        log_format=log_format(),
     )

@@ -34,6 +34,7 @@ from bot.errors import (
     MessageRefused,
     RunInProgress,
 )
+from bot.logs import tag_task
 from bot.store import Store
 from bot.subscriptions import DueArticle, OutboxMessage, Subscription
 
@@ -179,6 +180,7 @@ class Poster:
 
             async def serve(channel_id: int) -> ChannelOutcome:
                 subs = by_channel[channel_id]
+                tag_task(guild_id=subs[0].guild_id, channel_id=channel_id)  # this task's records
                 async with limit:
                     try:
                         return await self._serve_channel(channel_id, subs, scope)

@@ -65,3 +65,16 @@ def test_a_database_url_names_postgresql_and_hides_its_password() -> None:
     )
     assert str(settings.db) == "postgresql://bot:***@db.example:6543/news?sslmode=require"
     assert "secret" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("NEWSBOT_LOG_LEVEL", "loud", "NEWSBOT_LOG_LEVEL must be one of DEBUG, INFO, WARNING"),
+        ("NEWSBOT_LOG_FORMAT", "xml", "NEWSBOT_LOG_FORMAT must be text or json, got 'xml'"),
+    ],
+)
+def test_a_bad_log_setting_is_named(name: str, value: str, message: str) -> None:
+    with pytest.raises(ConfigError, match="^" + message):
+        load_settings({name: value}, env_file=None)
+    assert load_settings({"NEWSBOT_LOG_LEVEL": "debug"}, env_file=None).log_level == "DEBUG"

@@ -21,6 +21,7 @@ from bot.chat.subscriptions import SubscriptionsCog
 from bot.chat.views import answer_expired_buttons
 from bot.config import Settings
 from bot.loader import LoadReport, load_articles
+from bot.logs import tag_task
 from bot.posting import Poster, owns_guild_for
 from bot.runlock import FileLocks, RunLock
 from bot.scheduler import NewsScheduler
@@ -42,6 +43,15 @@ class NewsCommandTree(app_commands.CommandTree["NewsBot"]):
     ) -> None:
         """Answer a failed command: the reason for a user error, an apology for a bug."""
         await reply_error(interaction, error)
+
+    async def interaction_check(self, interaction: discord.Interaction[NewsBot]) -> bool:
+        """Tag what the command logs with its server, channel and shard; let every one run."""
+        tag_task(
+            guild_id=interaction.guild_id,
+            channel_id=interaction.channel_id,
+            shard=interaction.guild.shard_id if interaction.guild else None,
+        )
+        return True
 
 
 class NewsBot(commands.AutoShardedBot):
