@@ -16,6 +16,7 @@ import yarl
 from bot.chat.bot import NewsBot
 from bot.config import Settings
 from bot.errors import ConfigError, DiscordUnreachable
+from bot.monitoring import Monitoring
 from bot.runlock import RunLock, run_locks
 from bot.store import open_store
 
@@ -51,20 +52,32 @@ async def run_bot(settings: Settings) -> int:
 async def _serve(settings: Settings, token: str, run_lock: RunLock) -> int:
     async with await open_store(settings.db) as store:
         bot = NewsBot(store, settings, run_lock=run_lock)
-        report = await bot.rescan()
-        log.info("loaded %s: %s", settings.data_dir, report.summary())
-        async with bot:
-            stop_on_signals(bot)
-            try:
-                await bot.start(token)
-            except discord.LoginFailure:
-                raise ConfigError(f"Discord refused DISCORD_TOKEN. {TOKEN_HELP}") from None
-            except discord.PrivilegedIntentsRequired:
-                raise ConfigError("Discord refused the bot's intents.") from None
-            except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as exc:
-                # Once logged in, discord.py reconnects by itself: only the login gets here.
-                if not bot.is_closed():  # (closed: a signal stopped it while it logged in)
-                    raise DiscordUnreachable(_unreachable(exc)) from None
+        monitoring = Monitoring(bot)
+        if settings.http is not None:
+            await monitoring.start(*settings.http)
+            log.info("serving /metrics, /healthz and /readyz on %s:%d", *settings.http)
+        try:
+            return await _run(bot, settings, token)
+        finally:
+            await monitoring.stop()
+
+
+async def _run(bot: NewsBot, settings: Settings, token: str) -> int:
+    """Load new article files, then connect and serve until a signal."""
+    report = await bot.rescan()
+    log.info("loaded %s: %s", settings.data_dir, report.summary())
+    async with bot:
+        stop_on_signals(bot)
+        try:
+            await bot.start(token)
+        except discord.LoginFailure:
+            raise ConfigError(f"Discord refused DISCORD_TOKEN. {TOKEN_HELP}") from None
+        except discord.PrivilegedIntentsRequired:
+            raise ConfigError("Discord refused the bot's intents.") from None
+        except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            # Once logged in, discord.py reconnects by itself: only the login gets here.
+            if not bot.is_closed():  # (closed: a signal stopped it while it logged in)
+                raise DiscordUnreachable(_unreachable(exc)) from None
     log.info("stopped")
     return 0
 

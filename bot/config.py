@@ -42,6 +42,7 @@ class Settings:
     rescan_interval: timedelta = timedelta(minutes=5)
     send_rate: int = 49
     log_level: str = "INFO"
+    http: tuple[str, int] | None = None  # NEWSBOT_HTTP: where /metrics, /healthz, /readyz listen
     log_format: LogFormat = "text"
 
     @property
@@ -160,6 +161,18 @@ def load_settings(
             raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {text(name)!r}")
         return value
 
+    def address(name: str) -> tuple[str, int] | None:
+        value = text(name)
+        if value is None:
+            return None
+        host, colon, port = value.rpartition(":")
+        host = host.removeprefix("[").removesuffix("]")  # [::1]:9100
+        if not colon or not host or not port.isascii() or not port.isdigit():
+            raise ConfigError(f"{name} must be host:port, such as 127.0.0.1:9100, got {value!r}")
+        if not 1 <= int(port) <= 65535:
+            raise ConfigError(f"{name}: the port must be from 1 to 65535, got {value!r}")
+        return host, int(port)
+
     def log_format() -> LogFormat:
         value = (text("NEWSBOT_LOG_FORMAT") or "text").lower()
         for known in LOG_FORMATS:
@@ -205,5 +218,6 @@ def load_settings(
         rescan_interval=duration("NEWSBOT_RESCAN_INTERVAL", timedelta(minutes=5)),
         send_rate=integer("NEWSBOT_SEND_RATE", 49, 1, 50),
         log_level=choice("NEWSBOT_LOG_LEVEL", LOG_LEVELS, "INFO"),
+        http=address("NEWSBOT_HTTP"),
         log_format=log_format(),
     )

@@ -19,7 +19,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections import defaultdict
+import time
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -107,6 +108,8 @@ class ChannelOutcome:
     channel_id: int
     posted: list[Article] = field(default_factory=list)
     skipped: str | None = None  # why nothing (more) was posted
+    # Messages by what became of them: sent, retried, paused, removed, refused.
+    messages: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass(slots=True)
@@ -120,6 +123,10 @@ class RunReport:
     def posted(self) -> int:
         """Return how many articles were delivered."""
         return sum(len(c.posted) for c in self.channels)
+
+    def deliveries(self) -> Counter[str]:
+        """Return how many messages were sent, retried, paused, removed or refused."""
+        return sum((c.messages for c in self.channels), Counter())
 
     def summary(self) -> str:
         """Return one line for the log."""
@@ -149,9 +156,11 @@ class Poster:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         channels_at_once: int = CHANNELS_AT_ONCE,
         guard: Callable[[], Awaitable[None]] | None = None,
+        observe: Callable[[RunReport, float], None] | None = None,
     ) -> None:
         self.store = store
         self.guard = guard
+        self.observe = observe
         self.sender = sender
         self.max_per_run = max_per_run
         self.owns_guild = owns_guild
@@ -169,6 +178,7 @@ class Poster:
         if not wait and self._running.locked():
             raise RunInProgress("A posting run is under way right now; try again in a minute.")
         async with self._running:
+            started = time.monotonic()
             self.store.check_file()  # never post what the database would not remember
             if self.guard is not None:  # nor while another process may hold this one's shards
                 await self.guard()
@@ -194,6 +204,8 @@ class Poster:
             # channel whose sends are still under way.
             report.channels = list(await asyncio.gather(*(serve(c) for c in by_channel)))
             log.info("posting run: %s", report.summary())
+            if self.observe is not None:
+                self.observe(report, time.monotonic() - started)
             return report
 
     async def preview(self, scope: Scope = Scope()) -> list[PlannedMessage]:
@@ -285,22 +297,27 @@ class Poster:
                     await self.store.subscriptions.pause(sub.id, str(exc))
                 log.warning("channel %s: paused %d subscriptions: %s", channel_id, len(subs), exc)
                 outcome.skipped = f"paused: {exc}"
+                outcome.messages["paused"] += 1
                 break
             except ChannelGone:
                 await self._forget_channel(channel_id, "Discord says the channel is gone")
                 outcome.skipped = "channel deleted: subscriptions removed"
+                outcome.messages["removed"] += 1
                 break
             except MessageRefused as exc:
                 await self.store.ledger.record_refusal(nonce, str(exc), self.clock())
                 log.error("channel %s refused articles %s for good: %s", channel_id, ids, exc)
+                outcome.messages["refused"] += 1
                 continue  # one bad article never blocks the channel
             except DeliveryFailed as exc:
                 await self.store.ledger.count_outbox_attempt(nonce)
                 log.warning("channel %s: will retry later: %s", channel_id, exc)
                 outcome.skipped = f"Discord did not confirm the message ({exc}); retried next run"
+                outcome.messages["retried"] += 1
                 break
             await self.store.ledger.record_delivery(nonce, message_id, self.clock())
             outcome.posted.extend(message.articles)
+            outcome.messages["sent"] += 1
         return outcome
 
     async def _sent_earlier(self, message: PlannedMessage) -> int | None:

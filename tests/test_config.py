@@ -21,6 +21,9 @@ from bot.errors import ConfigError
         ("NEWSBOT_POST_INTERVAL", "nan", "NEWSBOT_POST_INTERVAL must be a duration"),
         ("NEWSBOT_POST_INTERVAL", "1s", "NEWSBOT_POST_INTERVAL must be from 10s to 7 days"),
         ("NEWSBOT_DISCORD_API", "ftp://x", "NEWSBOT_DISCORD_API must start with"),
+        ("NEWSBOT_HTTP", "9100", "NEWSBOT_HTTP must be host:port, such as 127.0.0.1:9100"),
+        ("NEWSBOT_HTTP", "localhost:http", "NEWSBOT_HTTP must be host:port"),
+        ("NEWSBOT_HTTP", "127.0.0.1:70000", "NEWSBOT_HTTP: the port must be from 1 to 65535"),
     ],
 )
 def test_a_bad_value_is_named_with_what_is_expected(name: str, value: str, message: str) -> None:

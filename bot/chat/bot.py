@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +23,7 @@ from bot.chat.views import answer_expired_buttons
 from bot.config import Settings
 from bot.loader import LoadReport, load_articles
 from bot.logs import tag_task
+from bot.metrics import Metrics
 from bot.posting import Poster, owns_guild_for
 from bot.runlock import FileLocks, RunLock
 from bot.scheduler import NewsScheduler
@@ -43,9 +45,11 @@ class NewsCommandTree(app_commands.CommandTree["NewsBot"]):
     ) -> None:
         """Answer a failed command: the reason for a user error, an apology for a bug."""
         await reply_error(interaction, error)
+        interaction.client.observe_command(interaction, failed=True)
 
     async def interaction_check(self, interaction: discord.Interaction[NewsBot]) -> bool:
         """Tag what the command logs with its server, channel and shard; let every one run."""
+        interaction.extras["started"] = time.monotonic()
         tag_task(
             guild_id=interaction.guild_id,
             channel_id=interaction.channel_id,
@@ -66,6 +70,7 @@ class NewsBot(commands.AutoShardedBot):
         run_lock: RunLock | None = None,
         **options: Any,
     ) -> None:
+        self.metrics = Metrics()
         sharding: dict[str, Any] = {}
         if settings.shard_count is not None:
             sharding["shard_count"] = settings.shard_count
@@ -77,6 +82,7 @@ class NewsBot(commands.AutoShardedBot):
             allowed_mentions=NO_MENTIONS,
             help_command=None,
             tree_cls=NewsCommandTree,
+            http_trace=self.metrics.http_trace(),
             **sharding,
             **options,
         )
@@ -90,6 +96,7 @@ class NewsBot(commands.AutoShardedBot):
             owns_guild=owns_guild_for(settings.shard_count, settings.shard_ids),
             clock=clock,
             guard=(run_lock or FileLocks()).confirm,
+            observe=self.metrics.observe_run,
         )
         self.scheduler = NewsScheduler(
             post=self.poster.run,
@@ -105,6 +112,19 @@ class NewsBot(commands.AutoShardedBot):
         await self.add_cog(PostingCog(self.store, self.poster))
         await self.sync_commands()
 
+    async def on_app_command_completion(
+        self, interaction: discord.Interaction[Any], command: object
+    ) -> None:
+        """Count a slash command answered without error."""
+        self.observe_command(interaction, failed=False)
+
+    def observe_command(self, interaction: discord.Interaction[Any], *, failed: bool) -> None:
+        """Record how long a slash command took, and whether it failed."""
+        started = interaction.extras.get("started")
+        if interaction.command is not None and started is not None:
+            name = interaction.command.qualified_name
+            self.metrics.observe_command(name, time.monotonic() - started, failed=failed)
+
     async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
         """Answer presses of page buttons that outlived their pager (or the last restart)."""
         await answer_expired_buttons(interaction, self.live_pagers)
@@ -119,6 +139,7 @@ class NewsBot(commands.AutoShardedBot):
             self.store, [self.settings.data_dir], workers=self.settings.workers,
             max_bytes=self.settings.max_file_bytes,
         )  # fmt: skip
+        self.metrics.count_load(report)
         if report.added or report.updated or report.rejected:
             log.info("rescan of %s: %s", self.settings.data_dir, report.summary())
         for rejection in report.rejected:
