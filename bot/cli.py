@@ -83,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="required: posting itself happens inside `newsbot run` or /post now",
     )
 
+    doctor = commands.add_parser(
+        "doctor", help="check settings, database, data, Discord and every subscription"
+    )
+    doctor.add_argument("--json", action="store_true", help="print the checklist as JSON")
+
     commands.add_parser("topics", help="list topics with their article counts")
     commands.add_parser("providers", help="list providers with their article counts")
 
@@ -131,6 +136,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(errors="replace")
     args = build_parser().parse_args(argv)
+    if args.command == "doctor":
+        try:
+            return asyncio.run(_doctor(args))
+        except KeyboardInterrupt:
+            print("newsbot: interrupted", file=sys.stderr)
+            return 130
     try:
         settings = load_settings()
         if args.db is not None:
@@ -322,6 +333,31 @@ async def _post(store: Store, args: argparse.Namespace, settings: Settings) -> i
     print(f"The next run would post {_plural(count, 'article')} to {_plural(channels, 'channel')}:")
     _table(["SERVER", "CHANNEL", "QUALITY", "PROVIDER", "TITLE"], rows, right={2}, notes=notes)
     return EXIT_OK
+
+
+async def _doctor(args: argparse.Namespace) -> int:
+    from bot.app import point_discord_at  # discord.py takes a quarter second to import
+    from bot.chat.doctor import Finding, Report, examine
+
+    report = Report()
+    try:
+        settings = load_settings()
+        if args.db is not None:
+            settings = replace(settings, db=parse_target(args.db))
+    except NewsbotError as exc:
+        report.add(Finding(False, "settings", str(exc), "correct it in .env or the environment"))
+    else:
+        configure_logging(level=logging.ERROR, log_format=settings.log_format)
+        point_discord_at(settings)
+        try:
+            async with await open_store(settings.db) as store:
+                report = await examine(store, settings)
+        except StoreError as exc:
+            report.add(Finding(True, "settings", "the environment and .env parse"))
+            fix = "see the message; --db names another database"
+            report.add(Finding(False, "database", str(exc), fix))
+    print(report.json() if args.json else report.text())
+    return EXIT_OK if report.ok else EXIT_PARTIAL  # 1: something to fix
 
 
 _COMMANDS: dict[str, Callable[[Store, argparse.Namespace, Settings], Awaitable[int]]] = {

@@ -7,6 +7,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,6 +36,16 @@ log = logging.getLogger(__name__)
 def bot_intents() -> discord.Intents:
     """Return the least the features need: guild and channel events, no message content."""
     return discord.Intents(guilds=True)
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSync:
+    """The slash commands of this version, and where they are synced."""
+
+    guild: discord.Object | None  # NEWSBOT_DEV_GUILD, or None: every server
+    definitions: list[dict[str, Any]]
+    digest: str  # of the definitions: what the last sync stored in the state
+    key: str  # the state key holding the digest of the last sync
 
 
 class NewsCommandTree(app_commands.CommandTree["NewsBot"]):
@@ -107,10 +118,26 @@ class NewsBot(commands.AutoShardedBot):
 
     async def setup_hook(self) -> None:
         """Add the cogs and sync the commands if they changed since the last sync."""
+        await self.add_cogs()
+        await self.sync_commands()
+
+    async def add_cogs(self) -> None:
+        """Add the command groups: news lookups, subscriptions, posting."""
         await self.add_cog(NewsCog(self.store, self.settings, self.live_pagers))
         await self.add_cog(SubscriptionsCog(self.store, self.settings))
         await self.add_cog(PostingCog(self.store, self.poster))
-        await self.sync_commands()
+
+    def command_sync(self) -> CommandSync:
+        """Return where the commands go, what they are now, and the key of the last sync."""
+        guild = discord.Object(id=self.settings.dev_guild) if self.settings.dev_guild else None
+        if guild is not None:
+            self.tree.copy_global_to(guild=guild)
+        definitions = [
+            command.to_dict(self.tree) for command in self.tree.get_commands(guild=guild)
+        ]
+        digest = hashlib.sha256(json.dumps(definitions, sort_keys=True).encode()).hexdigest()
+        key = f"command-sync:{self.application_id}:{guild.id if guild else 'global'}"
+        return CommandSync(guild, definitions, digest, key)
 
     async def on_app_command_completion(
         self, interaction: discord.Interaction[Any], command: object
@@ -157,15 +184,9 @@ class NewsBot(commands.AutoShardedBot):
         To ``NEWSBOT_DEV_GUILD`` only when set (instant), globally otherwise. Discord
         rate-limits syncs, so the hash of what was last synced is kept in the store.
         """
-        guild = discord.Object(id=self.settings.dev_guild) if self.settings.dev_guild else None
-        if guild is not None:
-            self.tree.copy_global_to(guild=guild)
-        definitions = [
-            command.to_dict(self.tree) for command in self.tree.get_commands(guild=guild)
-        ]
-        digest = hashlib.sha256(json.dumps(definitions, sort_keys=True).encode()).hexdigest()
-        key = f"command-sync:{self.application_id}:{guild.id if guild else 'global'}"
-        if await self.store.state.get(key) == digest:
+        sync = self.command_sync()
+        guild = sync.guild
+        if await self.store.state.get(sync.key) == sync.digest:
             log.info("slash commands unchanged since the last sync; not syncing")
             return False
         try:
@@ -173,7 +194,7 @@ class NewsBot(commands.AutoShardedBot):
         except discord.HTTPException as exc:
             log.error("could not sync slash commands (%s); the old ones stay in place", exc)
             return False
-        await self.store.state.set(key, digest)
+        await self.store.state.set(sync.key, sync.digest)
         where = f"guild {guild.id}" if guild else "all guilds"
         log.info("synced %d slash commands to %s", len(synced), where)
         return True

@@ -36,6 +36,11 @@ BOT_OPERATIONS = {
     "create_interaction_response": "answer commands, autocomplete and page buttons",
     "execute_webhook": "answer after 'thinking'",
     "update_webhook_message": "disable page buttons when they expire",
+    "list_application_commands": "newsbot doctor: are the commands Discord has this version's?",
+    "list_guild_application_commands": "newsbot doctor, with NEWSBOT_DEV_GUILD",
+    "get_guild": "newsbot doctor: the server's owner",
+    "list_guild_roles": "newsbot doctor: the permissions of the bot's roles",
+    "get_guild_member": "newsbot doctor: the bot's roles in a server",
 }
 
 
