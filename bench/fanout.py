@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import io
 import json
@@ -33,11 +34,12 @@ import os
 import pstats
 import re
 import shlex
+import socket
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from importlib.metadata import version
@@ -48,12 +50,14 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # for tests.fake_discord and tests.factories
 
+import aiohttp  # noqa: E402
 import discord  # noqa: E402
 from machine import describe  # noqa: E402
 
 from bot.articles import Article  # noqa: E402
 from bot.chat.bot import NewsBot  # noqa: E402
 from bot.config import Settings  # noqa: E402
+from bot.monitoring import Monitoring  # noqa: E402
 from bot.parsing import build_draft  # noqa: E402
 from bot.posting import CHANNELS_AT_ONCE  # noqa: E402
 from bot.store import Store, open_store  # noqa: E402
@@ -335,6 +339,7 @@ class Figures:
     ledger: Ledger
     load_after: list[float]
     profile: str | None = None
+    scrapes: int = 0  # /metrics fetches during the runs (--http)
 
     @property
     def messages(self) -> int:
@@ -387,8 +392,12 @@ def ceiling_for(fake: FakeDiscord, channels: int) -> tuple[float, str]:
     return channel_rate, why
 
 
-async def bench(args: argparse.Namespace, command: str) -> Figures:
-    """Set up the fake, the bot and the store, run the posting job, check the deliveries."""
+async def bench(args: argparse.Namespace, command: str, *, http: bool = False) -> Figures:
+    """Set up the fake, the bot and the store, run the posting job, check the deliveries.
+
+    With ``http``, the bot's /metrics listener runs too, scraped every second (a
+    Prometheus scrape is every 15 s or more: this is the harsher case).
+    """
     with tempfile.TemporaryDirectory(prefix="newsbot-fanout-") as tmp:
         started = time.perf_counter()
         store = await open_store(Path(tmp) / "fanout.db")
@@ -401,15 +410,48 @@ async def bench(args: argparse.Namespace, command: str) -> Figures:
                     rescan_interval=timedelta(days=1),
                 )  # fmt: skip  # the scheduler must not run a job during the measurement
                 bot = NewsBot(store, settings, guild_ready_timeout=0.05)
-                async with running_bot(fake, bot, timeout=120):
+                async with running_bot(fake, bot, timeout=120), scraped(bot, on=http) as scrapes:
                     assert len(bot.guilds) == args.guilds, f"{len(bot.guilds)} guilds ready"
                     login = time.perf_counter() - started
                     figures = await measure(args, fake, bot, store, channels)
+                    figures.scrapes = scrapes[0]
                     figures.command = command
                     figures.setup_seconds = {"login": login, **figures.setup_seconds}
                     return figures
         finally:
             await store.close()
+
+
+@contextlib.asynccontextmanager
+async def scraped(bot: NewsBot, *, on: bool) -> AsyncIterator[list[int]]:
+    """Serve the bot's /metrics on a free loopback port and fetch it every second."""
+    count = [0]
+    if not on:
+        yield count
+        return
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monitoring = Monitoring(bot)
+    await monitoring.start("127.0.0.1", port)
+
+    async def scrape() -> None:
+        async with aiohttp.ClientSession() as session:
+            while True:
+                async with session.get(f"http://127.0.0.1:{port}/metrics") as answer:
+                    assert answer.status == 200
+                    await answer.read()
+                count[0] += 1
+                await asyncio.sleep(1.0)
+
+    scraper = asyncio.create_task(scrape())
+    try:
+        yield count
+    finally:
+        scraper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await scraper
+        await monitoring.stop()
 
 
 async def measure(
@@ -550,16 +592,39 @@ def main() -> int:
     parser.add_argument("--profile", metavar="FILE", help="cProfile the runs into FILE")
     parser.add_argument("--verbose", action="store_true", help="log discord.py's 429 warnings")
     parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
+    parser.add_argument(
+        "--http", action="store_true",
+        help="run twice in this process: without the /metrics listener, then with it scraped "
+        "every second; report the ratio of the rates",
+    )  # fmt: skip
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if not args.verbose:  # one warning per 429: counted by the fake instead
         logging.getLogger("discord.http").setLevel(logging.ERROR)
     command = shlex.join(getattr(sys, "orig_argv", [sys.executable, *sys.argv]))
+    if args.http:
+        return compare_http(args, command)
     figures = asyncio.run(bench(args, command))
     print_report(figures)
     if args.json:
         print(json.dumps(figures.to_json(), indent=2))
     return 0 if figures.met and figures.ledger.ok else 1
+
+
+def compare_http(args: argparse.Namespace, command: str) -> int:
+    """Run without and with the metrics listener; print both and the ratio of the rates."""
+    off = asyncio.run(bench(args, command))
+    on = asyncio.run(bench(args, command, http=True))
+    for label, figures in (("listener off", off), ("listener on", on)):
+        print(f"== {label} ==")
+        print_report(figures)
+    rate_off = sum(r.messages for r in off.runs) / sum(r.seconds for r in off.runs)
+    rate_on = sum(r.messages for r in on.runs) / sum(r.seconds for r in on.runs)
+    print(
+        f"\nrate with the listener scraped every second ({on.scrapes} scrapes) / without: "
+        f"{rate_on:.2f} / {rate_off:.2f} = {rate_on / rate_off:.4f} (target >= 0.95)"
+    )
+    return 0 if off.ledger.ok and on.ledger.ok and rate_on / rate_off >= 0.95 else 1
 
 
 if __name__ == "__main__":
