@@ -125,3 +125,19 @@ async def test_an_address_in_use_is_one_clear_error(bot_store: Store) -> None:
             ConfigError, match=f"^NEWSBOT_HTTP: cannot listen on 127.0.0.1:{port}: "
         ):
             await Monitoring(bot).start("127.0.0.1", port)
+
+
+async def test_discords_429s_are_counted_by_scope(world: World, monitored: str) -> None:
+    home = world.home
+    await world.store.subscriptions.subscribe(
+        guild_id=home.guild.id, channel_id=home.channel.id, topic="AI", min_quality=0, backfill=1
+    )
+    messages = "/channels/{channel_id}/messages"
+    world.fake.inject_fault("POST", messages, status=429, is_global=True, retry_after=0.05)
+    world.fake.inject_fault("POST", messages, status=429, retry_after=0.05)
+    report = await world.bot.poster.run()
+    assert report.posted == 1  # both 429s were waited out
+    after = await samples(monitored)
+    assert after[("newsbot_discord_rate_limited_total", (("scope", "global"),))] == 1
+    assert after[("newsbot_discord_rate_limited_total", (("scope", "user"),))] == 1
+    assert after[("newsbot_discord_rate_limited_total", (("scope", "shared"),))] == 0
