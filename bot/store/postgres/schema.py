@@ -7,10 +7,10 @@ of ``newsbot_schema``; a database migrated by a newer newsbot is refused, not to
 
 from __future__ import annotations
 
-from importlib import resources
 from typing import TYPE_CHECKING
 
 from bot.errors import StoreError
+from bot.store.migrations import numbered_migrations
 from bot.store.postgres.keys import MIGRATING, NAMESPACE
 from bot.store.target import PostgresTarget
 
@@ -28,21 +28,7 @@ VERSION_TABLE = "newsbot_schema"
 MINIMUM_SERVER = 13
 
 
-def _migrations() -> list[tuple[int, str, str]]:
-    """Return the migrations as (version, file name, SQL), numbered 1..n without gaps."""
-    folder = resources.files("bot.store.postgres") / "migrations"
-    found = []
-    for entry in folder.iterdir():
-        if entry.name.endswith(".sql"):
-            version = int(entry.name.split("_", 1)[0])
-            found.append((version, entry.name, entry.read_text(encoding="utf-8")))
-    found.sort()
-    if [version for version, _, _ in found] != list(range(1, len(found) + 1)):
-        raise RuntimeError(f"migrations must be numbered 1..n without gaps: {found}")
-    return found
-
-
-MIGRATIONS = _migrations()
+MIGRATIONS = numbered_migrations("bot.store.postgres")
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

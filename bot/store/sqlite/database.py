@@ -18,13 +18,13 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager, suppress
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from importlib import resources
 from pathlib import Path
 from typing import Any, Self
 
 import aiosqlite
 
 from bot.errors import StoreError
+from bot.store.migrations import numbered_migrations
 from bot.store.rows import format_time
 
 CHUNK = 500  # values per "IN (...)" list, well under SQLite's variable limit
@@ -33,21 +33,7 @@ _IN_TRANSACTION: ContextVar[bool] = ContextVar("newsbot_in_transaction", default
 Row = sqlite3.Row
 
 
-def _migrations() -> list[tuple[int, str, str]]:
-    """Return the schema migrations as (version, name, SQL), in order."""
-    folder = resources.files("bot.store.sqlite") / "migrations"
-    found = []
-    for entry in folder.iterdir():
-        if entry.name.endswith(".sql"):
-            version = int(entry.name.split("_", 1)[0])
-            found.append((version, entry.name, entry.read_text(encoding="utf-8")))
-    found.sort()
-    if [version for version, _, _ in found] != list(range(1, len(found) + 1)):
-        raise RuntimeError(f"migrations must be numbered 1..n without gaps: {found}")
-    return found
-
-
-MIGRATIONS = _migrations()
+MIGRATIONS = numbered_migrations("bot.store.sqlite")
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
