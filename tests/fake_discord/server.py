@@ -443,6 +443,26 @@ class FakeDiscord:
         )
         return channel
 
+    async def create_forum_channel(
+        self, guild: GuildRef, name: str = "forum", *, tags: Iterable[str] = ()
+    ) -> FakeChannel:
+        """Add a forum channel with tags named ``tags`` and send CHANNEL_CREATE."""
+        forum = self.state.add_forum_channel(guild, name, tags=tags)
+        await self.gateway.dispatch("CHANNEL_CREATE", forum.to_payload(), guild_id=forum.guild_id)
+        return forum
+
+    async def create_role(
+        self, guild: GuildRef, name: str, *, permissions: int = 0, mentionable: bool = False
+    ) -> FakeRole:
+        """Add a role and send GUILD_ROLE_CREATE."""
+        role = self.state.add_role(guild, name, permissions=permissions, mentionable=mentionable)
+        await self.gateway.dispatch(
+            "GUILD_ROLE_CREATE",
+            {"guild_id": str(role.guild_id), "role": role.to_payload()},
+            guild_id=role.guild_id,
+        )
+        return role
+
     async def delete_channel(self, channel: ChannelRef) -> FakeChannel:
         """Remove a channel and send CHANNEL_DELETE (``on_guild_channel_delete``)."""
         ch = self.state.remove_channel(channel)
