@@ -9,7 +9,8 @@ A ``DeliveryStyle`` may ask for a role ping (only that role can be pinged), comp
 instead of embeds, or a thread on each message; in a forum channel each message becomes a
 post. Discord takes no nonce for a forum post, so before making one the sender looks for it
 among the forum's posts, as ``find_sent`` does for messages; a thread already opened on a
-message (400 / 160004) counts as opened.
+message (400 / 160004) counts as opened, and ``find_sent`` opens the thread of a message it
+finds if the lost send never did.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 UNKNOWN_CHANNEL = 10003
+MISSING_PERMISSIONS = 50013
 SEND_TIMEOUT = 30.0  # seconds; past that the outcome is unknown and the nonce decides later
 GLOBAL_RATE = 49.0  # messages per second: just under Discord's global 50 requests per second
 RATE_LIMITED_WAITS = 5  # 429s waited out here after discord.py gave up (five 429s each)
@@ -197,7 +199,7 @@ class DiscordSender:
             channel_id, attempts_for(articles, style), send_message, needs
         )
         if style.thread and not isinstance(cached, discord.Thread):
-            await self._open_thread(message, articles)
+            await self._open_thread(channel_id, message.id, articles)
         return message.id
 
     def _check_style(self, channel: object, style: DeliveryStyle) -> None:
@@ -229,7 +231,8 @@ class DiscordSender:
     ) -> T:
         """Make one post with the first form Discord takes; map its refusals to ours.
 
-        ``needs`` names the permission a 403 means, when it is not plain Send Messages.
+        ``needs`` names the permission a 403 Missing Permissions means, when it is not plain
+        Send Messages (whose refusal reads as it always did).
         """
         number, waits = 1, 0
         while True:
@@ -238,7 +241,9 @@ class DiscordSender:
                 return await asyncio.wait_for(post(attempts[number - 1]), self.timeout)
             except discord.Forbidden as exc:
                 reason = _describe(exc)
-                raise ChannelForbidden(f"{reason}: {needs}" if needs else reason) from exc
+                if needs and exc.code == MISSING_PERMISSIONS:  # not Missing Access, say
+                    reason = f"{reason}: {needs}"
+                raise ChannelForbidden(reason) from exc
             except discord.NotFound as exc:
                 if exc.code == UNKNOWN_CHANNEL:
                     raise ChannelGone(_describe(exc)) from exc
@@ -260,7 +265,9 @@ class DiscordSender:
             except (aiohttp.ClientError, OSError) as exc:
                 raise DeliveryFailed(f"network error: {exc!r}") from exc
 
-    async def _open_thread(self, message: discord.Message, articles: Sequence[Article]) -> None:
+    async def _open_thread(
+        self, channel_id: int, message_id: int, articles: Sequence[Article]
+    ) -> None:
         """Open the discussion thread on a posted message, unless it has one already.
 
         The message is posted by now, so nothing here may undo that: a thread Discord
@@ -270,8 +277,8 @@ class DiscordSender:
         try:
             await asyncio.wait_for(
                 self.client.http.start_thread_with_message(
-                    message.channel.id,
-                    message.id,
+                    channel_id,
+                    message_id,
                     name=post_name(articles),
                     auto_archive_duration=THREAD_ARCHIVE,
                 ),
@@ -281,10 +288,10 @@ class DiscordSender:
             if exc.code == THREAD_ALREADY_CREATED:  # a resend of a message already threaded
                 return
             log.warning("channel %s: message %s posted without its thread: %s",
-                        message.channel.id, message.id, _describe(exc))  # fmt: skip
+                        channel_id, message_id, _describe(exc))  # fmt: skip
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             log.warning("channel %s: message %s posted without its thread: %r",
-                        message.channel.id, message.id, exc)  # fmt: skip
+                        channel_id, message_id, exc)  # fmt: skip
 
     async def _post_in_forum(
         self, forum: discord.ForumChannel, articles: Sequence[Article], style: DeliveryStyle
@@ -363,16 +370,24 @@ class DiscordSender:
         return None
 
     async def find_sent(
-        self, channel_id: int, articles: Sequence[Article], since: datetime
+        self,
+        channel_id: int,
+        articles: Sequence[Article],
+        since: datetime,
+        style: DeliveryStyle = PLAIN,
     ) -> int | None:
         """Return the id of this bot's message in the channel, posted since ``since``,
-        that shows exactly ``articles``; None if there is none among the next 100."""
+        that shows exactly ``articles``; None if there is none among the next 100.
+
+        A message found for a style with a thread gets its thread now if the lost send
+        never opened it: the message is recorded as sent and never sent again.
+        """
         me = self.client.user
         if me is None:
             return None
-        forum = self.client.get_channel(channel_id)
-        if isinstance(forum, discord.ForumChannel):
-            return await self._find_sent_post(forum, articles, since)
+        cached = self.client.get_channel(channel_id)
+        if isinstance(cached, discord.ForumChannel):
+            return await self._find_sent_post(cached, articles, since)
         links = {article.link for article in articles}
         channel = self.client.get_partial_messageable(channel_id)
         try:
@@ -380,6 +395,8 @@ class DiscordSender:
                 limit=HISTORY_SEARCHED, after=since - CLOCK_SKEW, oldest_first=True
             ):
                 if message.author.id == me.id and _shows(message, links):
+                    if style.thread and not isinstance(cached, discord.Thread):
+                        await self._open_thread(channel_id, message.id, articles)
                     return message.id
         except discord.Forbidden as exc:  # no Read Message History there
             raise ChannelForbidden(_describe(exc)) from exc

@@ -17,7 +17,10 @@ POSTING_PERMISSIONS = ("view_channel", "send_messages", "embed_links", "read_mes
 #: Where articles can go: a text channel, a forum (one post each), a thread.
 PostingChannel = discord.TextChannel | discord.ForumChannel | discord.Thread
 
-_NAMES = {
+#: Permission attributes as Discord's settings name them.
+PERMISSION_NAMES = {
+    "manage_channels": "Manage Channels",
+    "manage_guild": "Manage Server",
     "view_channel": "View Channel",
     "send_messages": "Send Messages",
     "embed_links": "Embed Links",
@@ -36,18 +39,18 @@ def missing_posting_permissions(channel: discord.TextChannel, me: discord.Member
 
 def delivery_permissions(channel: PostingChannel, style: DeliveryStyle) -> dict[str, str]:
     """Return what delivering in ``channel`` with ``style`` needs: attribute → Discord's name."""
-    needed = {name: _NAMES[name] for name in POSTING_PERMISSIONS}
+    needed = {name: PERMISSION_NAMES[name] for name in POSTING_PERMISSIONS}
     if isinstance(channel, discord.ForumChannel):
         needed["send_messages"] = "Create Posts"  # Discord's name for it in a forum
     elif isinstance(channel, discord.Thread):
         del needed["send_messages"]
-        needed["send_messages_in_threads"] = _NAMES["send_messages_in_threads"]
+        needed["send_messages_in_threads"] = PERMISSION_NAMES["send_messages_in_threads"]
     elif style.thread:
-        needed["create_public_threads"] = _NAMES["create_public_threads"]
+        needed["create_public_threads"] = PERMISSION_NAMES["create_public_threads"]
     if style.mention_role_id is not None:
         role = channel.guild.get_role(style.mention_role_id)
         if role is not None and not role.mentionable:  # anyone may ping a mentionable one
-            needed["mention_everyone"] = _NAMES["mention_everyone"]
+            needed["mention_everyone"] = PERMISSION_NAMES["mention_everyone"]
     return needed
 
 

@@ -68,14 +68,14 @@ async def test_a_role_mention_pings_that_role_and_nothing_an_article_says(world:
 
 
 async def test_compact_style_is_one_linked_line_per_article(world: World) -> None:
-    articles = [await stored(world, n, title=f"Chips *and* satellites {n}") for n in (701, 702)]
+    articles = [await stored(world, n, title=f"Chips *and* [satellites] {n}") for n in (701, 702)]
     message_id = await sender_of(world).send(
         world.home.channel.id, articles, "compact", DeliveryStyle(compact=True)
     )
     message = world.fake.get_message(message_id)
     assert message.embeds == []
     assert message.content.splitlines() == [
-        f"[Chips \\*and\\* satellites {n}]({a.link}) · Example News"
+        f"[Chips \\*and\\* \\[satellites\\] {n}]({a.link}) · Example News"
         for n, a in zip((701, 702), articles, strict=True)
     ]
     assert world.fake.last_request("POST", MESSAGES).json["allowed_mentions"] == {"parse": []}
@@ -206,3 +206,36 @@ async def test_a_missing_permission_is_refused_by_its_name(
         await sender_of(world).send(target.id, [await stored(world, 709)], "denied", style)
     assert str(caught.value).endswith(reason), caught.value
     assert len(posted(world, target)) == before
+
+
+async def test_a_paused_forum_resumes_once_posts_can_be_made_again(world: World) -> None:
+    forum = await world.fake.create_forum_channel(world.home.guild, "press")
+    await cached(world, forum.id)
+    sender = sender_of(world)
+    assert await sender.can_post(forum.id)
+    await world.fake.set_permission_overwrite(forum, world.fake.bot, deny=Perm.SEND_MESSAGES)
+    await eventually(lambda: sender.can_post(forum.id), lambda can: not can)
+    await world.fake.remove_permission_overwrite(forum, world.fake.bot.id)
+    await eventually(lambda: sender.can_post(forum.id), bool)
+
+
+async def test_a_message_found_after_a_lost_answer_gets_its_thread_once(world: World) -> None:
+    channel = world.home.channel
+    article = await stored(world, 712, title="Threaded but lost")
+    sender = sender_of(world)
+    since = datetime.now(UTC)
+    sender.timeout = 0.3
+    world.fake.inject_fault("POST", MESSAGES, delay_answer=1.0, times=1)
+    with pytest.raises(DeliveryFailed):
+        await sender.send(channel.id, [article], "lost", DeliveryStyle(thread=True))
+    await asyncio.sleep(1.0)  # the message exists; its thread was never asked for
+    assert world.fake.threads_in(channel) == []
+    sender.timeout = 5.0
+    style = DeliveryStyle(thread=True)
+    found = await sender.find_sent(channel.id, [article], since, style)
+    assert (
+        found is not None and await sender.find_sent(channel.id, [article], since, style) == found
+    )
+    assert [(t.id, t.name) for t in world.fake.threads_in(channel)] == [
+        (found, "Threaded but lost")
+    ]
