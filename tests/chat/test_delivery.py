@@ -239,3 +239,19 @@ async def test_a_message_found_after_a_lost_answer_gets_its_thread_once(world: W
     assert [(t.id, t.name) for t in world.fake.threads_in(channel)] == [
         (found, "Threaded but lost")
     ]
+
+
+async def test_a_thread_refused_after_the_message_keeps_the_message_delivered(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    channel = world.home.channel  # the cache says threads are allowed; Discord disagrees
+    world.fake.inject_fault(
+        "POST", "/channels/{channel_id}/messages/{message_id}/threads", status=403, code=50013
+    )
+    article = await stored(world, 713)
+    sent = await sender_of(world).send(
+        channel.id, [article], "no-thread", DeliveryStyle(thread=True)
+    )
+    assert [m.id for m in posted(world, channel)] == [sent]  # delivered: never sent again
+    assert world.fake.threads_in(channel) == []
+    assert f"message {sent} posted without its thread" in caplog.text
