@@ -32,6 +32,24 @@ class Subscription:
 
 
 @dataclass(frozen=True, slots=True)
+class DeliveryStyle:
+    """How articles are shown in a channel: whom they ping, embeds or lines, a thread.
+
+    Whether the channel is a forum is not part of it: that is the channel's own kind,
+    which the sender learns from Discord.
+    """
+
+    mention_role_id: int | None = None  # the one role each post pings; nothing else can ping
+    compact: bool = False  # one line per article, with Discord's link preview, not an embed
+    thread: bool = False  # open a thread on each posted message (text channels)
+    forum_tag: str | None = None  # in a forum: apply the tag of this name (any case), if any
+
+
+#: Embeds that ping nobody, no thread: how articles were always posted.
+PLAIN = DeliveryStyle()
+
+
+@dataclass(frozen=True, slots=True)
 class Delivery:
     """An article posted to a channel: the ledger row that makes posting exactly-once."""
 

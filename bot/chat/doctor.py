@@ -17,8 +17,8 @@ from typing import Any
 import discord
 
 from bot.chat.bot import NewsBot
+from bot.chat.permissions import POSTING_PERMISSIONS
 from bot.chat.replies import permission_names
-from bot.chat.subscriptions import POSTING_PERMISSIONS
 from bot.config import Settings
 from bot.loader import find_article_files, parse_file, shown_path
 from bot.posting import owns_guild_for

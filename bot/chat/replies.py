@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import discord
 from discord import app_commands
 
+from bot.chat.permissions import PERMISSION_NAMES
 from bot.errors import NewsbotError, StoreError
 
 log = logging.getLogger(__name__)
@@ -23,20 +24,11 @@ UNKNOWN_INTERACTION = 10062  # Discord's code for an interaction answered after 
 ANSWER_WITHIN = 2.0  # seconds of work before saying "thinking": Discord allows 3 in all
 T = TypeVar("T")
 
-_PERMISSION_NAMES = {
-    "manage_channels": "Manage Channels",
-    "manage_guild": "Manage Server",
-    "view_channel": "View Channel",
-    "send_messages": "Send Messages",
-    "embed_links": "Embed Links",
-    "read_message_history": "Read Message History",
-}
-
 
 def permission_names(permissions: list[str]) -> str:
     """Return permission attribute names as Discord shows them: ``Manage Channels``."""
     return ", ".join(
-        _PERMISSION_NAMES.get(name, name.replace("_", " ").title()) for name in permissions
+        PERMISSION_NAMES.get(name, name.replace("_", " ").title()) for name in permissions
     )
 
 

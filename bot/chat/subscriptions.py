@@ -15,6 +15,7 @@ from discord.ext import commands
 
 from bot.chat.embeds import NEWS_COLOUR, clip
 from bot.chat.news import check_range, quote, topic_choices, topic_hint
+from bot.chat.permissions import missing_posting_permissions
 from bot.chat.replies import NO_MENTIONS, permission_names, send, within_deadline
 from bot.config import Settings
 from bot.errors import UserError
@@ -22,10 +23,6 @@ from bot.store import Store
 from bot.subscriptions import MODES, Mode
 
 log = logging.getLogger(__name__)
-
-#: What the bot needs in a channel to post articles there.
-# Read Message History: to find a message whose send Discord did not confirm (posting.py).
-POSTING_PERMISSIONS = ("view_channel", "send_messages", "embed_links", "read_message_history")
 
 GuildChannel = discord.TextChannel
 
@@ -66,12 +63,6 @@ def _managed_target(
     if not target.permissions_for(member).manage_channels:
         raise UserError(f"You need the Manage Channels permission in {target.mention}.")
     return guild, member, target
-
-
-def missing_posting_permissions(channel: GuildChannel, me: discord.Member) -> list[str]:
-    """Return the permissions the bot lacks to post articles in ``channel``."""
-    have = channel.permissions_for(me)
-    return [name for name in POSTING_PERMISSIONS if not getattr(have, name)]
 
 
 class SubscriptionsCog(commands.Cog):

@@ -20,7 +20,7 @@ from .interactions import (
 )
 from .recording import RecordedRequest
 from .routing import Reply, Router
-from .state import JSON, FakeChannel, FakeGuild, FakeMessage, Perm
+from .state import JSON, ChannelType, FakeChannel, FakeGuild, FakeMessage, Perm
 from .validation import validate_choices, validate_commands, validate_message
 
 if TYPE_CHECKING:
@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 #: Message types.
 DEFAULT_MESSAGE = 0
 CHAT_INPUT_COMMAND_MESSAGE = 20
+
+#: Discord's code for a second thread on one message.
+THREAD_ALREADY_CREATED = 160004
 
 
 class RestApi:
@@ -67,6 +70,14 @@ class RestApi:
         add("PATCH", "/channels/{channel_id}/messages/{message_id}", self.edit_message)
         add("DELETE", "/channels/{channel_id}/messages/{message_id}", self.delete_message)
         add("POST", "/channels/{channel_id}/typing", self.typing)
+        add("POST", "/channels/{channel_id}/threads", self.create_thread)
+        add(
+            "POST",
+            "/channels/{channel_id}/messages/{message_id}/threads",
+            self.create_thread_from_message,
+        )
+        add("GET", "/channels/{channel_id}/threads/archived/public", self.list_archived_threads)
+        add("GET", "/guilds/{guild_id}/threads/active", self.list_active_threads)
         add(
             "PUT",
             "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me",
@@ -325,8 +336,18 @@ class RestApi:
         return Reply(200, [m.to_payload() for m in messages])
 
     async def create_message(self, req: RecordedRequest) -> Reply:
-        """``POST /channels/{channel_id}/messages`` with nonce enforcement."""
-        channel = self._channel(req, Perm.VIEW_CHANNEL | Perm.SEND_MESSAGES)
+        """``POST /channels/{channel_id}/messages`` with nonce enforcement.
+
+        A thread needs Send Messages in Threads instead of Send Messages; a forum takes
+        posts (``POST /channels/{id}/threads``), not messages.
+        """
+        target = self.state.channels.get(_int(req.params["channel_id"]))
+        if target is not None and target.is_thread:
+            channel = self._channel(req, Perm.VIEW_CHANNEL | Perm.SEND_MESSAGES_IN_THREADS)
+        else:
+            channel = self._channel(req, Perm.VIEW_CHANNEL | Perm.SEND_MESSAGES)
+        if channel.type == ChannelType.GUILD_FORUM:
+            raise ApiError(400, 50008, "Cannot send messages in a non-text channel")
         body: JSON = req.json if isinstance(req.json, dict) else {}
         validate_message(body, has_files=bool(req.files), creating=True)
         nonce = body.get("nonce")
@@ -382,6 +403,118 @@ class RestApi:
         self._message_in(channel, req)
         return Reply(204)
 
+    # ---------------------------------------------------------------- threads
+    async def create_thread(self, req: RecordedRequest) -> Reply:
+        """``POST /channels/{channel_id}/threads``: a forum post (a thread and its first message).
+
+        Send Messages is "Create Posts" in a forum. The post's starter message has the
+        thread's id, as on Discord. No nonce: Discord offers none for this call.
+        """
+        forum = self._channel(req, Perm.VIEW_CHANNEL | Perm.SEND_MESSAGES)
+        body: JSON = req.json if isinstance(req.json, dict) else {}
+        if forum.type != ChannelType.GUILD_FORUM:
+            # A thread without a message in a text channel is not faked.
+            raise ApiError(400, 50024, "Cannot execute action on this channel type")
+        first: JSON = dict(body.get("message") or {})
+        validate_message(first, has_files=bool(req.files), creating=True)
+        tags = [_int(tag) for tag in body.get("applied_tags") or []]
+        known = {_int(tag["id"]) for tag in forum.available_tags}
+        if any(tag not in known for tag in tags):
+            raise ApiError(400, 50035, "Invalid Form Body: applied_tags has an unknown tag")
+        thread = self.state.add_thread(
+            forum, str(body["name"]), owner=self.state.bot, applied_tags=tags
+        )
+        message = self.fake.new_message(thread, self.state.bot, first, req.files)
+        self._renumber(thread, message)
+        await self.fake.gateway.dispatch(
+            "THREAD_CREATE",
+            {**thread.to_payload(), "newly_created": True},
+            guild_id=thread.guild_id,
+        )
+        await self.fake.announce_message("MESSAGE_CREATE", message)
+        payload = thread.to_payload()
+        payload["member"] = thread.member_payload()
+        payload["message"] = message.to_payload()
+        return Reply(201, payload)
+
+    def _renumber(self, thread: FakeChannel, message: FakeMessage) -> None:
+        """Give a forum post's starter message its thread's id, as Discord does."""
+        ids = self.state.channel_messages[thread.id]
+        del self.state.messages[message.id]
+        ids.remove(message.id)
+        message.id = thread.id
+        self.state.messages[message.id] = message
+        ids.append(message.id)
+        thread.last_message_id = message.id
+
+    async def create_thread_from_message(self, req: RecordedRequest) -> Reply:
+        """``POST /channels/{channel_id}/messages/{message_id}/threads``: a public thread.
+
+        The thread has the message's id; a second thread on one message is 400 / 160004.
+        """
+        channel = self._channel(req, Perm.VIEW_CHANNEL | Perm.CREATE_PUBLIC_THREADS)
+        message = self._message_in(channel, req)
+        if channel.is_thread or channel.type == ChannelType.GUILD_FORUM:
+            raise ApiError(400, 50024, "Cannot execute action on this channel type")
+        if message.id in self.state.channels:
+            raise ApiError(
+                400, THREAD_ALREADY_CREATED, "A thread has already been created for this message"
+            )
+        body: JSON = req.json if isinstance(req.json, dict) else {}
+        thread = self.state.add_thread(
+            channel, str(body["name"]), owner=self.state.bot, id=message.id
+        )
+        await self.fake.gateway.dispatch(
+            "THREAD_CREATE",
+            {**thread.to_payload(), "newly_created": True},
+            guild_id=thread.guild_id,
+        )
+        payload = thread.to_payload()
+        payload["member"] = thread.member_payload()
+        return Reply(201, payload)
+
+    async def list_active_threads(self, req: RecordedRequest) -> Reply:
+        """``GET /guilds/{guild_id}/threads/active``: the threads the bot can see.
+
+        Discord answers ``threads`` and ``members`` only; the description also requires
+        ``has_more``, which is always false here.
+        """
+        guild = self._guild(req)
+        threads = [
+            t
+            for t in self.state.active_threads(guild)
+            if self.state.bot_permissions_in(t) & Perm.VIEW_CHANNEL
+        ]
+        members = [t.member_payload() for t in threads if t.owner_id == self.state.bot.id]
+        return Reply(
+            200,
+            {"threads": [t.to_payload() for t in threads], "members": members, "has_more": False},
+        )
+
+    async def list_archived_threads(self, req: RecordedRequest) -> Reply:
+        """``GET /channels/{channel_id}/threads/archived/public?before=&limit=``, newest first."""
+        channel = self._channel(req, Perm.VIEW_CHANNEL | Perm.READ_MESSAGE_HISTORY)
+        threads = [
+            c
+            for c in self.state.channels.values()
+            if c.is_thread and c.parent_id == channel.id and c.archived
+        ]
+        threads.sort(key=lambda t: t.archive_timestamp or t.created_at, reverse=True)
+        if "before" in req.query:
+            before = req.query["before"]
+            threads = [t for t in threads if (t.archive_timestamp or t.created_at) < before]
+        limit = max(2, min(100, int(req.query.get("limit", 50))))
+        page = threads[:limit]
+        members = [t.member_payload() for t in page if t.owner_id == self.state.bot.id]
+        return Reply(
+            200,
+            {
+                "threads": [t.to_payload() for t in page],
+                "members": members,
+                "has_more": len(threads) > limit,
+            },
+        )
+
     # ----------------------------------------------------------------- guilds
     async def get_guild(self, req: RecordedRequest) -> Reply:
         """``GET /guilds/{guild_id}``."""
@@ -394,7 +527,8 @@ class RestApi:
 
     async def list_guild_channels(self, req: RecordedRequest) -> Reply:
         """``GET /guilds/{guild_id}/channels``."""
-        return Reply(200, [c.to_payload() for c in self._guild(req).channels.values()])
+        channels = self._guild(req).channels.values()
+        return Reply(200, [c.to_payload() for c in channels if not c.is_thread])
 
     async def list_roles(self, req: RecordedRequest) -> Reply:
         """``GET /guilds/{guild_id}/roles``."""

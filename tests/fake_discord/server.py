@@ -319,10 +319,18 @@ class FakeDiscord:
         )
 
     def add_role(
-        self, guild: GuildRef, name: str, *, permissions: int = 0, id: int | None = None
+        self,
+        guild: GuildRef,
+        name: str,
+        *,
+        permissions: int = 0,
+        id: int | None = None,
+        mentionable: bool = False,
     ) -> FakeRole:
-        """A role in a guild."""
-        return self.state.add_role(guild, name, permissions=permissions, id=id)
+        """A role in a guild (``mentionable``: anyone may ping it)."""
+        return self.state.add_role(
+            guild, name, permissions=permissions, id=id, mentionable=mentionable
+        )
 
     def add_member(
         self,
@@ -351,6 +359,30 @@ class FakeDiscord:
         return self.state.add_channel(
             guild, name, id=id, topic=topic, parent=parent, overwrites=overwrites, type=type
         )
+
+    def add_forum_channel(
+        self,
+        guild: GuildRef,
+        name: str = "forum",
+        *,
+        tags: Iterable[str] = (),
+        id: int | None = None,
+    ) -> FakeChannel:
+        """A forum channel (type 15) whose available tags have the names ``tags``."""
+        return self.state.add_forum_channel(guild, name, tags=tags, id=id)
+
+    def threads_in(self, channel: ChannelRef) -> list[FakeChannel]:
+        """The threads (active and archived) whose parent is ``channel``, oldest first."""
+        parent = self.state.channel(channel)
+        return [c for c in self.state.channels.values() if c.is_thread and c.parent_id == parent.id]
+
+    async def archive_thread(self, thread: ChannelRef) -> FakeChannel:
+        """Archive a thread (as Discord does after its inactivity period) and send THREAD_UPDATE."""
+        t = self.state.channel(thread)
+        t.archived = True
+        t.archive_timestamp = utcnow_iso()
+        await self.gateway.dispatch("THREAD_UPDATE", t.to_payload(), guild_id=t.guild_id)
+        return t
 
     def add_category(self, guild: GuildRef, name: str, *, id: int | None = None) -> FakeChannel:
         """A category channel."""
@@ -410,6 +442,26 @@ class FakeDiscord:
             "CHANNEL_CREATE", channel.to_payload(), guild_id=channel.guild_id
         )
         return channel
+
+    async def create_forum_channel(
+        self, guild: GuildRef, name: str = "forum", *, tags: Iterable[str] = ()
+    ) -> FakeChannel:
+        """Add a forum channel with tags named ``tags`` and send CHANNEL_CREATE."""
+        forum = self.state.add_forum_channel(guild, name, tags=tags)
+        await self.gateway.dispatch("CHANNEL_CREATE", forum.to_payload(), guild_id=forum.guild_id)
+        return forum
+
+    async def create_role(
+        self, guild: GuildRef, name: str, *, permissions: int = 0, mentionable: bool = False
+    ) -> FakeRole:
+        """Add a role and send GUILD_ROLE_CREATE."""
+        role = self.state.add_role(guild, name, permissions=permissions, mentionable=mentionable)
+        await self.gateway.dispatch(
+            "GUILD_ROLE_CREATE",
+            {"guild_id": str(role.guild_id), "role": role.to_payload()},
+            guild_id=role.guild_id,
+        )
+        return role
 
     async def delete_channel(self, channel: ChannelRef) -> FakeChannel:
         """Remove a channel and send CHANNEL_DELETE (``on_guild_channel_delete``)."""
@@ -549,6 +601,11 @@ class FakeDiscord:
             attachment_base_url=self.base_url,
         )
         message.attachments = self._attachments(body, files, [])
+        message.mention_roles, message.mention_everyone = self.state.mentions(
+            channel, author.id, message.content, message.allowed_mentions
+        )
+        if channel.is_thread:
+            channel.message_count += 1
         if interaction is not None:
             message.webhook_id = self.state.application_id
             message.application_id = self.state.application_id
@@ -621,6 +678,11 @@ class FakeDiscord:
             message.flags = (message.flags & ~_EDITABLE_FLAGS) | toggled
         if "attachments" in body or files:
             message.attachments = self._attachments(body, files, message.attachments)
+        channel = self.state.channels.get(message.channel_id)
+        if channel is not None and ("content" in body or "allowed_mentions" in body):
+            message.mention_roles, message.mention_everyone = self.state.mentions(
+                channel, message.author.id, message.content, message.allowed_mentions
+            )
         message.edited_timestamp = utcnow_iso()
         message.history.append(dict(body))
         self.notifier.notify()

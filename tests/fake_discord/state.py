@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import re
 import secrets
 import time
 from collections.abc import Iterable, Mapping
@@ -20,6 +21,7 @@ from typing import Any
 JSON = dict[str, Any]
 
 DISCORD_EPOCH_MS = 1_420_070_400_000
+_ROLE_MENTION = re.compile(r"<@&(\d{15,20})>")
 
 
 class Perm:
@@ -46,6 +48,7 @@ class Perm:
     MANAGE_ROLES = 1 << 28
     MANAGE_WEBHOOKS = 1 << 29
     USE_APPLICATION_COMMANDS = 1 << 31
+    CREATE_PUBLIC_THREADS = 1 << 35
     SEND_MESSAGES_IN_THREADS = 1 << 38
 
     ALL = (1 << 53) - 1
@@ -63,6 +66,7 @@ class Perm:
         | USE_EXTERNAL_EMOJIS
         | CHANGE_NICKNAME
         | USE_APPLICATION_COMMANDS
+        | CREATE_PUBLIC_THREADS
         | SEND_MESSAGES_IN_THREADS
     )
 
@@ -81,6 +85,10 @@ class ChannelType:
     GUILD_VOICE = 2
     GUILD_CATEGORY = 4
     GUILD_ANNOUNCEMENT = 5
+    PUBLIC_THREAD = 11
+    GUILD_FORUM = 15
+
+    THREADS = (PUBLIC_THREAD,)
 
 
 def utcnow_iso() -> str:
@@ -212,6 +220,20 @@ class FakeChannel:
     overwrites: dict[int, Overwrite] = field(default_factory=dict)
     recipients: list[FakeUser] = field(default_factory=list)
     last_message_id: int | None = None
+    #: A forum's tags: ``{"id", "name", "moderated", "emoji_id", "emoji_name"}``.
+    available_tags: list[JSON] = field(default_factory=list)
+    #: A thread's: who started it, its forum tags, messages sent in it, archived or not.
+    owner_id: int | None = None
+    applied_tags: list[int] = field(default_factory=list)
+    message_count: int = 0
+    archived: bool = False
+    archive_timestamp: str | None = None
+    created_at: str = field(default_factory=lambda: utcnow_iso())
+
+    @property
+    def is_thread(self) -> bool:
+        """Whether this is a thread (its permissions are its parent's)."""
+        return self.type in ChannelType.THREADS
 
     @property
     def mention(self) -> str:
@@ -239,13 +261,60 @@ class FakeChannel:
                 "nsfw": self.nsfw,
             }
         )
-        if self.type in (ChannelType.GUILD_TEXT, ChannelType.GUILD_ANNOUNCEMENT):
+        if self.is_thread:
+            return self._thread_payload(payload)
+        if self.type in (
+            ChannelType.GUILD_TEXT,
+            ChannelType.GUILD_ANNOUNCEMENT,
+            ChannelType.GUILD_FORUM,
+        ):
             payload["topic"] = self.topic
             payload["rate_limit_per_user"] = self.rate_limit_per_user
             payload["default_thread_rate_limit_per_user"] = 0
+        if self.type == ChannelType.GUILD_FORUM:
+            payload.update(
+                {
+                    "available_tags": [dict(tag) for tag in self.available_tags],
+                    "default_reaction_emoji": None,
+                    "default_sort_order": None,
+                    "default_forum_layout": 0,
+                    "default_auto_archive_duration": 4320,
+                }
+            )
         elif self.type == ChannelType.GUILD_VOICE:
             payload.update({"bitrate": 64000, "user_limit": 0, "rtc_region": None})
         return payload
+
+    def _thread_payload(self, payload: JSON) -> JSON:
+        """A thread channel object: no overwrites or position, a thread_metadata instead."""
+        del payload["permission_overwrites"], payload["position"]
+        payload.update(
+            {
+                "owner_id": str(self.owner_id),
+                "rate_limit_per_user": self.rate_limit_per_user,
+                "thread_metadata": {
+                    "archived": self.archived,
+                    "archive_timestamp": self.archive_timestamp or self.created_at,
+                    "auto_archive_duration": 4320,
+                    "locked": False,
+                    "create_timestamp": self.created_at,
+                },
+                "message_count": self.message_count,
+                "member_count": 1,
+                "total_message_sent": self.message_count,
+                "applied_tags": [str(tag) for tag in self.applied_tags],
+            }
+        )
+        return payload
+
+    def member_payload(self) -> JSON:
+        """The thread member object of the thread's owner (the bot, in the fake)."""
+        return {
+            "id": str(self.id),
+            "user_id": str(self.owner_id),
+            "join_timestamp": self.created_at,
+            "flags": 1,
+        }
 
 
 @dataclass
@@ -405,6 +474,9 @@ class FakeMessage:
     interaction_metadata: JSON | None = None
     member: FakeMember | None = None
     deleted: bool = False
+    #: Who the message pinged, as Discord computes it (see ``FakeState.mentions``).
+    mention_roles: list[int] = field(default_factory=list)
+    mention_everyone: bool = False
     #: Every body the bot sent that created or changed this message, oldest first.
     history: list[JSON] = field(default_factory=list)
     attachment_base_url: str = "http://127.0.0.1"
@@ -462,9 +534,9 @@ class FakeMessage:
             "timestamp": self.timestamp,
             "edited_timestamp": self.edited_timestamp,
             "tts": self.tts,
-            "mention_everyone": False,
+            "mention_everyone": self.mention_everyone,
             "mentions": [],
-            "mention_roles": [],
+            "mention_roles": [str(role) for role in self.mention_roles],
             "attachments": [
                 a.to_payload(self.attachment_base_url, self.channel_id) for a in self.attachments
             ],
@@ -612,8 +684,9 @@ class FakeState:
         permissions: int = 0,
         id: int | None = None,
         position: int | None = None,
+        mentionable: bool = False,
     ) -> FakeRole:
-        """Create a role in a guild."""
+        """Create a role in a guild (``mentionable``: anyone may ping it)."""
         g = self.guild(guild)
         role = FakeRole(
             id=id or self.snowflakes.next(),
@@ -621,6 +694,7 @@ class FakeState:
             name=name,
             permissions=permissions,
             position=position if position is not None else len(g.roles),
+            mentionable=mentionable,
         )
         g.roles[role.id] = role
         return role
@@ -671,6 +745,77 @@ class FakeState:
         self.channel_messages.setdefault(channel.id, [])
         return channel
 
+    def add_forum_channel(
+        self, guild: int | FakeGuild, name: str, *, tags: Iterable[str] = (), id: int | None = None
+    ) -> FakeChannel:
+        """Create a forum channel whose available tags have the names ``tags``."""
+        forum = self.add_channel(guild, name, type=ChannelType.GUILD_FORUM, id=id)
+        forum.available_tags = [
+            {
+                "id": str(self.snowflakes.next()),
+                "name": tag,
+                "moderated": False,
+                "emoji_id": None,
+                "emoji_name": None,
+            }
+            for tag in tags
+        ]
+        return forum
+
+    def add_thread(
+        self,
+        parent: FakeChannel,
+        name: str,
+        *,
+        owner: FakeUser,
+        id: int | None = None,
+        applied_tags: Iterable[int] = (),
+    ) -> FakeChannel:
+        """Create a public thread in ``parent`` (a text or forum channel)."""
+        assert parent.guild_id is not None, "threads live in guild channels"
+        thread = self.add_channel(
+            parent.guild_id, name, type=ChannelType.PUBLIC_THREAD, id=id, parent=parent
+        )
+        thread.owner_id = owner.id
+        thread.applied_tags = list(applied_tags)
+        return thread
+
+    def active_threads(self, guild: FakeGuild) -> list[FakeChannel]:
+        """The guild's threads that are not archived, oldest first."""
+        return [c for c in guild.channels.values() if c.is_thread and not c.archived]
+
+    def mentions(
+        self, channel: FakeChannel, author_id: int, content: str, allowed: JSON | None
+    ) -> tuple[list[int], bool]:
+        """Return the roles a message pings and whether it pings everyone, as Discord does.
+
+        A role mention ``<@&id>`` pings when ``allowed_mentions`` allows it (``parse``
+        has ``roles`` or ``roles`` lists it; no ``allowed_mentions`` allows all) and the
+        role is mentionable or the author has Mention Everyone in the channel, which
+        ``@everyone`` and ``@here`` need too.
+        """
+        if channel.guild_id is None:
+            return [], False
+        guild = self.guilds[channel.guild_id]
+        may_ping_all = bool(self.permissions_in(channel, author_id) & Perm.MENTION_EVERYONE)
+        parse = None if allowed is None else set(allowed.get("parse") or [])
+        listed = set() if allowed is None else {int(r) for r in allowed.get("roles") or []}
+        roles: list[int] = []
+        for match in _ROLE_MENTION.finditer(content):
+            role = guild.roles.get(int(match.group(1)))
+            if role is None or role.id in roles or role.id == guild.id:
+                continue
+            if parse is not None and "roles" not in parse and role.id not in listed:
+                continue
+            if role.mentionable or may_ping_all:
+                roles.append(role.id)
+        everyone = (
+            ("@everyone" in content or "@here" in content)
+            and (parse is None or "everyone" in parse)
+            and may_ping_all
+        )
+        return roles, everyone
+
     def dm_channel(self, user: FakeUser | int) -> FakeChannel:
         """The DM channel between the bot and ``user``, created on first use."""
         u = self.user(user)
@@ -712,6 +857,8 @@ class FakeState:
         """Channel permissions of a member, applying overwrites as Discord does."""
         if channel.guild_id is None:
             return Perm.DEFAULT_EVERYONE
+        if channel.is_thread and channel.parent_id in self.channels:
+            return self.permissions_in(self.channels[channel.parent_id], user_id)
         guild = self.guilds[channel.guild_id]
         perms = self.base_permissions(guild, user_id)
         if perms & Perm.ADMINISTRATOR or perms == Perm.ALL:
@@ -761,8 +908,8 @@ class FakeState:
                 "large": False,
                 "member_count": len(guild.members),
                 "members": [m.to_payload() for m in members],
-                "channels": [c.to_payload() for c in guild.channels.values()],
-                "threads": [],
+                "channels": [c.to_payload() for c in guild.channels.values() if not c.is_thread],
+                "threads": [t.to_payload() for t in self.active_threads(guild)],
                 "presences": [],
                 "voice_states": [],
                 "stage_instances": [],

@@ -940,3 +940,114 @@ def test_every_override_still_names_a_place_in_the_description() -> None:
             assert token in node, f"{override.pointer}: the description changed, review it"
             node = node[token]
         assert override.reason and override.side in ("request", "response")
+
+
+# ------------------------------------------------------------- forums, threads
+async def test_a_forum_post_is_a_thread_with_its_starter_message(
+    fake: FakeDiscord, world: World
+) -> None:
+    forum = fake.add_forum_channel(world.guild, "press", tags=["AI", "Climate"])
+    async with running_bot(fake, TinyBot()) as bot:
+        channel = bot.get_channel(forum.id)
+        assert isinstance(channel, discord.ForumChannel)
+        assert [t.name for t in channel.available_tags] == ["AI", "Climate"]
+        (ai,) = [t for t in channel.available_tags if t.name == "AI"]
+        posted = await channel.create_thread(
+            name="A headline", embed=discord.Embed(title="A headline"), applied_tags=[ai]
+        )
+        assert posted.thread.id == posted.message.id  # the starter message has the thread's id
+        assert posted.thread.parent_id == forum.id and posted.thread.applied_tags == [ai]
+        (thread,) = fake.threads_in(forum)
+        assert (thread.name, thread.applied_tags, thread.message_count) == (
+            "A headline",
+            [ai.id],
+            1,
+        )
+        assert [m.embeds[0]["title"] for m in fake.messages_in(thread)] == ["A headline"]
+        for _ in range(50):  # THREAD_CREATE reaches the cache
+            if bot.get_channel(thread.id) is not None:
+                break
+            await asyncio.sleep(0.01)
+        assert isinstance(bot.get_channel(thread.id), discord.Thread)
+        await posted.thread.send("a reply")  # messages into threads
+        assert thread.message_count == 2
+        active = await channel.guild.active_threads()
+        assert [t.id for t in active] == [thread.id]
+        await fake.archive_thread(thread)
+        assert await channel.guild.active_threads() == []
+        assert [t.id async for t in channel.archived_threads()] == [thread.id]
+        with pytest.raises(discord.HTTPException) as refused:
+            await channel.create_thread(name="x", content="x", applied_tags=[discord.Object(1)])
+        assert refused.value.status == 400
+        with pytest.raises(discord.HTTPException) as not_here:
+            await bot.http.send_message(
+                forum.id, params=discord.http.handle_message_parameters("x")
+            )
+        assert not_here.value.status == 400
+
+
+async def test_a_thread_on_a_message_once(fake: FakeDiscord, world: World, bot: TinyBot) -> None:
+    message = await text_channel(bot, world.news).send("news")
+    thread = await message.create_thread(name="Talk about it")
+    assert thread.id == message.id and thread.parent_id == world.news.id
+    assert thread.type is discord.ChannelType.public_thread and thread.owner_id == fake.bot.id
+    with pytest.raises(discord.HTTPException) as again:
+        await message.create_thread(name="Talk about it")
+    assert (again.value.status, again.value.code) == (400, 160004)
+    assert [t.name for t in fake.threads_in(world.news)] == ["Talk about it"]
+
+
+@pytest.mark.parametrize(
+    ("deny", "where"),
+    [
+        (Perm.SEND_MESSAGES, "forum"),  # "Create Posts"
+        (Perm.CREATE_PUBLIC_THREADS, "thread"),
+        (Perm.SEND_MESSAGES_IN_THREADS, "in thread"),
+    ],
+)
+async def test_thread_permissions_are_checked(
+    fake: FakeDiscord, world: World, deny: int, where: str
+) -> None:
+    forum = fake.add_forum_channel(world.guild, "press")
+    async with running_bot(fake, TinyBot()) as bot:
+        message = await text_channel(bot, world.news).send("news")
+        channel = bot.get_channel(forum.id)
+        assert isinstance(channel, discord.ForumChannel)
+        post = await channel.create_thread(name="post", content="first")
+        assert world.guild.bot_role is not None
+        for target in (world.news, forum):
+            await fake.set_permission_overwrite(target, world.guild.bot_role, deny=deny)
+        with pytest.raises(discord.Forbidden) as caught:
+            if where == "forum":
+                await channel.create_thread(name="post", content="first")
+            elif where == "thread":
+                await message.create_thread(name="talk")
+            else:
+                await post.thread.send("reply")
+        assert caught.value.code == 50013
+
+
+async def test_mention_roles_are_what_discord_would_ping(
+    fake: FakeDiscord, world: World, bot: TinyBot
+) -> None:
+    quiet = fake.add_role(world.guild, "quiet")
+    loud = fake.add_role(world.guild, "loud", mentionable=True)
+    channel = text_channel(bot, world.news)
+    text = f"<@&{quiet.id}> <@&{loud.id}> @everyone"
+
+    def pinged(message: discord.Message) -> tuple[list[int], bool]:
+        answered = fake.get_message(message.id).to_payload()
+        return [int(r) for r in answered["mention_roles"]], message.mention_everyone
+
+    only_loud = discord.AllowedMentions(everyone=False, roles=[discord.Object(loud.id)])
+    assert pinged(await channel.send(text, allowed_mentions=only_loud)) == ([loud.id], False)
+    none = discord.AllowedMentions.none()
+    assert pinged(await channel.send(text, allowed_mentions=none)) == ([], False)
+    # Without Mention Everyone only mentionable roles ping; with it, anything allowed does.
+    await fake.set_permission_overwrite(world.news, world.guild.id, deny=Perm.MENTION_EVERYONE)
+    assert pinged(await channel.send(text)) == ([loud.id], False)
+    quiet_only = discord.AllowedMentions(everyone=False, roles=[discord.Object(quiet.id)])
+    assert pinged(await channel.send(text, allowed_mentions=quiet_only)) == ([], False)
+    await fake.set_bot_permissions(world.guild, Perm.DEFAULT_BOT | Perm.MENTION_EVERYONE)
+    await fake.remove_permission_overwrite(world.news, world.guild.id)
+    assert pinged(await channel.send(text)) == ([quiet.id, loud.id], True)

@@ -1,0 +1,66 @@
+"""What the bot needs in a channel to post there, as Discord names it; one place for every cog.
+
+The names are those of Discord's own settings (a forum calls Send Messages "Create Posts"),
+so that a moderator finds the switch to flip.
+"""
+
+from __future__ import annotations
+
+import discord
+
+from bot.subscriptions import PLAIN, DeliveryStyle
+
+#: What the bot needs in a text channel to post articles there.
+# Read Message History: to find a message whose send Discord did not confirm (posting.py).
+POSTING_PERMISSIONS = ("view_channel", "send_messages", "embed_links", "read_message_history")
+
+#: Where articles can go: a text channel, a forum (one post each), a thread.
+PostingChannel = discord.TextChannel | discord.ForumChannel | discord.Thread
+
+#: Permission attributes as Discord's settings name them.
+PERMISSION_NAMES = {
+    "manage_channels": "Manage Channels",
+    "manage_guild": "Manage Server",
+    "view_channel": "View Channel",
+    "send_messages": "Send Messages",
+    "embed_links": "Embed Links",
+    "read_message_history": "Read Message History",
+    "send_messages_in_threads": "Send Messages in Threads",
+    "create_public_threads": "Create Public Threads",
+    "mention_everyone": "Mention Everyone",
+}
+
+
+def missing_posting_permissions(channel: discord.TextChannel, me: discord.Member) -> list[str]:
+    """Return the permissions the bot lacks to post articles in ``channel``."""
+    have = channel.permissions_for(me)
+    return [name for name in POSTING_PERMISSIONS if not getattr(have, name)]
+
+
+def delivery_permissions(channel: PostingChannel, style: DeliveryStyle) -> dict[str, str]:
+    """Return what delivering in ``channel`` with ``style`` needs: attribute → Discord's name."""
+    needed = {name: PERMISSION_NAMES[name] for name in POSTING_PERMISSIONS}
+    if isinstance(channel, discord.ForumChannel):
+        needed["send_messages"] = "Create Posts"  # Discord's name for it in a forum
+    elif isinstance(channel, discord.Thread):
+        del needed["send_messages"]
+        needed["send_messages_in_threads"] = PERMISSION_NAMES["send_messages_in_threads"]
+    elif style.thread:
+        needed["create_public_threads"] = PERMISSION_NAMES["create_public_threads"]
+    if style.mention_role_id is not None:
+        role = channel.guild.get_role(style.mention_role_id)
+        if role is not None and not role.mentionable:  # anyone may ping a mentionable one
+            needed["mention_everyone"] = PERMISSION_NAMES["mention_everyone"]
+    return needed
+
+
+def missing_delivery_permissions(
+    channel: PostingChannel, me: discord.Member, style: DeliveryStyle = PLAIN
+) -> list[str]:
+    """Return, as Discord names them, the permissions the bot lacks to deliver with ``style``."""
+    have = channel.permissions_for(me)
+    return [
+        label
+        for name, label in delivery_permissions(channel, style).items()
+        if not getattr(have, name)
+    ]
