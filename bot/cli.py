@@ -30,6 +30,7 @@ from bot.logs import configure_logging
 from bot.posting import Poster, owns_guild_for
 from bot.store import Store, open_store
 from bot.store.target import PostgresTarget, parse_target
+from bot.subscriptions import PLAIN, DeliveryStyle
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
 EXIT_PIPE_CLOSED = 141  # as for a process that SIGPIPE ended: `newsbot topics | head`
@@ -297,14 +298,20 @@ async def _search(store: Store, args: argparse.Namespace, settings: Settings) ->
 class _NoSender:
     """A sender for previews: a dry run never sends."""
 
-    async def send(self, channel_id: int, articles: Sequence[Article], nonce: str) -> int:
+    async def send(
+        self, channel_id: int, articles: Sequence[Article], nonce: str, style: DeliveryStyle = PLAIN
+    ) -> int:
         raise AssertionError("a dry run does not send")  # pragma: no cover
 
     async def can_post(self, channel_id: int) -> bool:
         return False  # pragma: no cover
 
     async def find_sent(
-        self, channel_id: int, articles: Sequence[Article], since: datetime
+        self,
+        channel_id: int,
+        articles: Sequence[Article],
+        since: datetime,
+        style: DeliveryStyle = PLAIN,
     ) -> int | None:
         return None  # pragma: no cover
 

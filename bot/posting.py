@@ -37,7 +37,7 @@ from bot.errors import (
 )
 from bot.logs import tag_task
 from bot.store import Store
-from bot.subscriptions import DueArticle, OutboxMessage, Subscription
+from bot.subscriptions import PLAIN, DeliveryStyle, DueArticle, OutboxMessage, Subscription
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +49,10 @@ CHANNELS_AT_ONCE = 128  # channels served concurrently; the sender paces the who
 class Sender(Protocol):
     """Where messages go: Discord in production, a list in tests."""
 
-    async def send(self, channel_id: int, articles: Sequence[Article], nonce: str) -> int:
-        """Post one message showing ``articles``; return its id.
+    async def send(
+        self, channel_id: int, articles: Sequence[Article], nonce: str, style: DeliveryStyle = PLAIN
+    ) -> int:
+        """Post one message showing ``articles`` in ``style``; return its id.
 
         Raise ``ChannelForbidden`` (403), ``ChannelGone`` (404), ``MessageRefused`` (400 in
         every form) or ``DeliveryFailed`` (5xx, time-out: the outcome is unknown).
@@ -62,7 +64,11 @@ class Sender(Protocol):
         ...
 
     async def find_sent(
-        self, channel_id: int, articles: Sequence[Article], since: datetime
+        self,
+        channel_id: int,
+        articles: Sequence[Article],
+        since: datetime,
+        style: DeliveryStyle = PLAIN,
     ) -> int | None:
         """Return the id of a message the bot posted in the channel since ``since`` showing
         exactly ``articles``, or None; raise a ``DeliveryError`` when it cannot look."""
