@@ -249,6 +249,42 @@ async def test_a_copy_of_a_database_being_written_reads_one_snapshot(
     assert sqlite_derived(target)["topics"] == [(1, "Space", before), (2, "AI", before)]
 
 
+async def test_a_copy_of_a_postgresql_database_being_written_reads_one_snapshot(
+    source: Path, postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert await asyncio.to_thread(copy, source, postgres_url) == 0
+    monkeypatch.setattr("bot.store.postgres.dump.CHUNK", 2)
+    connection = await asyncpg.connect(postgres_url)
+    try:
+        before = await dump(postgres_url)
+        copying = asyncio.Event()
+        written = 0
+
+        def progress(table: str, rows: int) -> None:
+            if table == "articles":
+                copying.set()
+
+        async def keep_writing() -> None:
+            nonlocal written
+            await copying.wait()
+            for number in range(100):  # each in a transaction of its own
+                await connection.execute(
+                    "INSERT INTO state (key, value) VALUES ($1, 'during the copy')", f"k{number}"
+                )
+                await connection.execute("UPDATE subscriptions SET min_quality = 1")
+                written += 1
+
+        writer = asyncio.create_task(keep_writing())
+        target = tmp_path / "from-postgres.db"
+        await copy_database(parse_target(postgres_url), SqliteTarget(target), progress)
+        written_during_copy = written
+        await writer
+    finally:
+        await connection.close()
+    assert written_during_copy > 0
+    assert await dump(target) == before
+
+
 def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 

@@ -17,8 +17,8 @@ of every table against what it was given before it commits.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncGenerator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, aclosing
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, cast, get_args
 
@@ -143,22 +143,23 @@ def converter(table: Table, kinds: dict[Kind, Callable[[Any], Any]]) -> Callable
 class DumpReader(Protocol):
     """A database's base tables, read from one snapshot."""
 
-    def rows(self, table: Table) -> AsyncIterator[Sequence[Row]]:
+    def rows(self, table: Table) -> AsyncGenerator[Sequence[Row], None]:
         """Yield a table's rows (in ``table.names`` order, by key) a chunk at a time."""
         ...
 
 
 class DumpWriter(Protocol):
-    """An empty database being filled in one transaction, committed only by ``finish``."""
+    """An empty database being filled in one transaction, which its context commits on
+    leaving without an error, once ``finish`` has checked it (and otherwise rolls back)."""
 
     async def write(self, table: Table, rows: Sequence[Row]) -> None:
         """Insert rows of ``table``, keeping their ids."""
         ...
 
     async def finish(self, expected: dict[str, int]) -> None:
-        """Rebuild what the database derives, check every table's row count, and commit.
+        """Rebuild what the database derives and check every table's row count.
 
-        Raise ``StoreError`` (and commit nothing) when a count is not ``expected``'s.
+        Raise ``StoreError`` when a count is not ``expected``'s: nothing is committed then.
         """
         ...
 
@@ -253,11 +254,12 @@ async def copy_database(
     async with reading(source) as reader, filling(target) as writer:
         for table in TABLES:
             copied[table.name] = 0
-            async for chunk in reader.rows(table):
-                await writer.write(table, chunk)
-                copied[table.name] += len(chunk)
-                if progress:
-                    progress(table.name, copied[table.name])
+            async with aclosing(reader.rows(table)) as chunks:  # closed on a write's failure too
+                async for chunk in chunks:
+                    await writer.write(table, chunk)
+                    copied[table.name] += len(chunk)
+                    if progress:
+                        progress(table.name, copied[table.name])
             if progress and not copied[table.name]:
                 progress(table.name, 0)
         await writer.finish(copied)

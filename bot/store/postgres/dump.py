@@ -10,7 +10,7 @@ and the identity sequences moved past them at the end.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
@@ -85,11 +85,13 @@ def _failure(target: PostgresTarget, doing: str, exc: BaseException) -> StoreErr
 class PostgresReader:
     """``DumpReader`` over one repeatable-read transaction of a PostgreSQL database."""
 
-    def __init__(self, connection: asyncpg.Connection[asyncpg.Record], target: PostgresTarget):
+    def __init__(
+        self, connection: asyncpg.Connection[asyncpg.Record], target: PostgresTarget
+    ) -> None:
         self._connection = connection
         self._target = target
 
-    async def rows(self, table: Table) -> AsyncIterator[Sequence[Row]]:
+    async def rows(self, table: Table) -> AsyncGenerator[Sequence[Row], None]:
         """Yield a table's rows (in ``table.names`` order, by key) a chunk at a time."""
         import asyncpg
 
@@ -128,7 +130,9 @@ async def reading(target: PostgresTarget) -> AsyncIterator[PostgresReader]:
 class PostgresWriter:
     """``DumpWriter`` into a PostgreSQL database, inside the transaction ``filling`` opened."""
 
-    def __init__(self, connection: asyncpg.Connection[asyncpg.Record], target: PostgresTarget):
+    def __init__(
+        self, connection: asyncpg.Connection[asyncpg.Record], target: PostgresTarget
+    ) -> None:
         self._connection = connection
         self._target = target
         self._topic_names: dict[int, str] = {}

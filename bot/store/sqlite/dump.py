@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -62,7 +62,7 @@ class SqliteReader:
         self._connection = connection
         self._path = path
 
-    async def rows(self, table: Table) -> AsyncIterator[Sequence[Row]]:
+    async def rows(self, table: Table) -> AsyncGenerator[Sequence[Row], None]:
         """Yield a table's rows (in ``table.names`` order, by key) a chunk at a time."""
         convert = converter(table, _READ)
         sql = f"SELECT {', '.join(table.names)} FROM {table.name} ORDER BY {', '.join(table.key)}"
