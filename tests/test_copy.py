@@ -360,6 +360,36 @@ async def test_a_failed_copy_leaves_no_target(
     assert await dump(postgres_url) == await dump(source)
 
 
+async def test_a_copy_whose_row_counts_differ_from_the_source_is_not_kept(
+    source: Path,
+    postgres_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def losing_a_row(real: Any) -> Any:
+        async def write(self: Any, table: Any, rows: Any) -> None:
+            await real(self, table, rows[1:] if table.name == "related" else rows)
+
+        return write
+
+    monkeypatch.setattr(SqliteWriter, "write", losing_a_row(SqliteWriter.write))
+    monkeypatch.setattr(PostgresWriter, "write", losing_a_row(PostgresWriter.write))
+    related = len((await dump(source))["related"])
+    for target in (tmp_path / "target.db", postgres_url):
+        assert await asyncio.to_thread(copy, source, target) == 2
+        assert capsys.readouterr().err.endswith(
+            f"did not verify, so nothing was kept: related has {related - 1} rows instead of "
+            f"{related}\n"
+        )
+    assert not list(tmp_path.glob("target.db*"))
+    connection = await asyncpg.connect(postgres_url)
+    try:
+        assert await connection.fetchval("SELECT count(*) FROM articles") == 0
+    finally:
+        await connection.close()
+
+
 KILLED_COPY = """
 import asyncio, os, signal, sys
 from bot.store.copy import copy_database

@@ -147,6 +147,10 @@ class DumpReader(Protocol):
         """Yield a table's rows (in ``table.names`` order, by key) a chunk at a time."""
         ...
 
+    async def count(self, table: Table) -> int:
+        """Return how many rows a table has in the snapshot."""
+        ...
+
 
 class DumpWriter(Protocol):
     """An empty database being filled in one transaction, which its context commits on
@@ -247,7 +251,8 @@ async def copy_database(
 ) -> CopyReport:
     """Copy every base table of ``source`` into the empty ``target``, or raise ``StoreError``.
 
-    The target gets all of it or, on any failure, nothing.
+    The target gets all of it or, on any failure, nothing; its row counts are checked
+    against the source's before it is committed.
     """
     started = time.perf_counter()
     copied: dict[str, int] = {}
@@ -262,5 +267,6 @@ async def copy_database(
                         progress(table.name, copied[table.name])
             if progress and not copied[table.name]:
                 progress(table.name, 0)
-        await writer.finish(copied)
+        # The target's rows are counted against the source's, not only against those read.
+        await writer.finish({table.name: await reader.count(table) for table in TABLES})
     return CopyReport(source.redacted, target.redacted, copied, time.perf_counter() - started)

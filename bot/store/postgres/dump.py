@@ -104,6 +104,15 @@ class PostgresReader:
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
             raise _failure(self._target, f"read {table.name} from", exc) from None
 
+    async def count(self, table: Table) -> int:
+        """Return how many rows a table has in the snapshot."""
+        import asyncpg
+
+        try:
+            return int(await self._connection.fetchval(f"SELECT count(*) FROM {table.name}"))
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            raise _failure(self._target, f"count {table.name} in", exc) from None
+
 
 @asynccontextmanager
 async def reading(target: PostgresTarget) -> AsyncIterator[PostgresReader]:

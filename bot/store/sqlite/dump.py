@@ -73,6 +73,14 @@ class SqliteReader:
         except sqlite3.Error as exc:
             raise StoreError(f"cannot read {table.name} from {self._path}: {exc}") from None
 
+    async def count(self, table: Table) -> int:
+        """Return how many rows a table has in the snapshot."""
+        try:
+            rows = await self._connection.execute_fetchall(f"SELECT count(*) FROM {table.name}")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot count {table.name} in {self._path}: {exc}") from None
+        return int(next(iter(rows))[0])
+
 
 @asynccontextmanager
 async def reading(path: Path) -> AsyncIterator[SqliteReader]:
