@@ -11,7 +11,7 @@ Each backend has a reader and a writer (``bot.store.sqlite.dump``,
 ``bot.store.postgres.dump``). The reader reads one snapshot, so copying a database that
 ``newsbot run`` writes to is safe. The writer refuses a target that already holds newsbot
 data before writing anything, writes everything in one transaction, and counts the rows
-of every table against what it was given before it commits.
+of every table against the source's snapshot before it commits.
 """
 
 from __future__ import annotations
