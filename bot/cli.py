@@ -29,6 +29,7 @@ from bot.loader import load_articles
 from bot.logs import configure_logging
 from bot.posting import Poster, owns_guild_for
 from bot.store import Store, open_store
+from bot.store.copy import copy_database
 from bot.store.target import PostgresTarget, parse_target
 from bot.subscriptions import PLAIN, DeliveryStyle
 
@@ -89,6 +90,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     doctor.add_argument("--json", action="store_true", help="print the checklist as JSON")
 
+    copy = commands.add_parser(
+        "copy",
+        help="copy the whole database into a new SQLite file or an empty PostgreSQL database",
+    )
+    copy.add_argument(
+        "target", metavar="TARGET", help="a file path or postgresql://user:password@host/dbname"
+    )
+    copy.add_argument("--json", action="store_true", help="print a machine-readable summary")
+
     commands.add_parser("topics", help="list topics with their article counts")
     commands.add_parser("providers", help="list providers with their article counts")
 
@@ -147,13 +157,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
         if args.db is not None:
             settings = replace(settings, db=parse_target(args.db))
-        password = settings.db.password if isinstance(settings.db, PostgresTarget) else None
+        targets = [settings.db]
+        if args.command == "copy":
+            args.target = parse_target(args.target)
+            targets.append(args.target)
+        passwords = [t.password for t in targets if isinstance(t, PostgresTarget)]
         configure_logging(
             # The other commands print their results; their log says only what went wrong.
             level=settings.log_level if args.command == "run" else logging.WARNING,
             log_format=settings.log_format,
-            secrets=(settings.discord_token, password),
+            secrets=(settings.discord_token, *passwords),
         )
+        if args.command == "copy":
+            return asyncio.run(_copy(args, settings))
         if args.command == "run":
             from bot.app import run_bot  # discord.py takes a quarter second to import
 
@@ -232,6 +248,55 @@ class _TerminalProgress:
         if self._drawn:
             self._stream.write("\r\033[K")
             self._stream.flush()
+
+
+async def _copy(args: argparse.Namespace, settings: Settings) -> int:
+    progress = _CopyProgress(sys.stderr) if sys.stderr.isatty() and not args.json else None
+    try:
+        report = await copy_database(settings.db, args.target, progress)
+    finally:
+        if progress:
+            progress.finish()
+    if args.json:
+        print(json.dumps(report.as_json(), indent=2))
+    else:
+        rows = sum(report.tables.values())
+        print(
+            f"Copied {_plural(rows, 'row')} of {_plural(len(report.tables), 'table')} from "
+            f"{_clean(report.source)} to {_clean(report.target)} in {report.seconds:.1f} s."
+        )
+    return EXIT_OK
+
+
+class _CopyProgress:
+    """Show the table being copied and its rows so far; one finished line per table."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._table = ""
+        self._rows = 0
+        self._last_draw = 0.0
+
+    def __call__(self, table: str, rows: int) -> None:
+        if table != self._table:
+            self.finish()
+            self._table = table
+        self._rows = rows
+        now = time.perf_counter()
+        if now - self._last_draw >= 0.1:
+            self._draw()
+            self._last_draw = now
+
+    def _draw(self) -> None:
+        self._stream.write(f"\rcopying {self._table}: {self._rows:,} rows\033[K")
+        self._stream.flush()
+
+    def finish(self) -> None:
+        if self._table:
+            self._draw()
+            self._stream.write("\n")
+            self._stream.flush()
+            self._table = ""
 
 
 async def _topics(store: Store, args: argparse.Namespace, settings: Settings) -> int:
