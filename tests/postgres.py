@@ -116,6 +116,15 @@ class Server:
             return url(self.host, self.port, database, self.superuser, self._admin_password)
         return url(self.host, self.port, database, user, password)
 
+    def restart(self) -> None:
+        """Restart the server this session started (fast shutdown: sessions end, data stays)."""
+        assert self.folder is not None and self._bindir is not None, "not ours to restart"
+        _run(
+            [self._bindir / "pg_ctl", "-D", self.folder / "data", "-l", self.folder / "server.log",
+             "-m", "fast", "-w", "-t", "60", "-s", "restart"],
+            self.folder,
+        )  # fmt: skip
+
     def stop(self) -> None:
         """Stop the server this session started and remove its files."""
         if self.folder is None or self._bindir is None:
