@@ -101,6 +101,11 @@ async def test_articles_by_provider_by_name_or_domain_in_any_case(store: Store) 
     }
 
 
+async def test_a_provider_name_in_capitals_finds_it_when_accents_match(store: Store) -> None:
+    await save(store, draft(1, provider={"name": "Échos du Nord", "domain": "echos.example"}))
+    assert (await store.articles.by_provider("ÉCHOS DU NORD")).total == 1
+
+
 async def test_provider_counts_follow_an_article_moving_provider(store: Store) -> None:
     await save(store, draft(1), draft(2))
     await save(store, draft(2, provider={"name": "Other", "domain": "other.example.com"}))

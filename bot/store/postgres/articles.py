@@ -241,8 +241,9 @@ class PostgresArticles:
         text = name_or_domain.strip()
         domain = url_host(text) if is_web_url(text) else text.lower().removeprefix("www.")
         rows = await self._db.rows(
-            "SELECT id FROM providers WHERE (domain = ? OR lower(name) = lower(?::text)) "
-            "AND article_count > 0",
+            # COLLATE "C": lower() folds ASCII letters only on both sides, as SQLite's NOCASE.
+            "SELECT id FROM providers "
+            'WHERE (domain = ? OR lower(name) = lower(?::text COLLATE "C")) AND article_count > 0',
             [domain, text],
         )
         return [row["id"] for row in rows]
@@ -283,7 +284,8 @@ class PostgresArticles:
 # how the table stores it (as is unless named here).
 _ARRAY_TYPES = {"quality": "integer", "heat": "bigint", "source_published": "integer",
                 "position": "integer"}  # fmt: skip
-_STORED_AS = {"published_at": "{}::timestamptz", "source_published": "{}::integer::boolean",
+_STORED_AS = {"published_at": "{}::timestamptz", "loaded_at": "{}::timestamptz",
+              "updated_at": "{}::timestamptz", "source_published": "{}::integer::boolean",
               "images": "{}::jsonb", "extra": "{}::jsonb", "provider": "{}::jsonb"}  # fmt: skip
 _ARTICLE_ID = "(SELECT id FROM articles WHERE url = u.url)"
 _PROVIDER_ID = "(SELECT id FROM providers WHERE domain = u.provider_domain)"
@@ -295,8 +297,8 @@ def _insert_from_arrays(
     """Return an INSERT into ``table`` of rows bound as one array per column, and its columns.
 
     ``stored_as`` maps a row column to the table's column and the value that stores it
-    (an article's topic is stored as the topic's id, found by its key); ``?`` in a value
-    is a parameter that comes before the arrays.
+    (an article's topic is stored as the topic's id, found by its key); the rest are
+    stored as they are, or cast as ``_STORED_AS`` says.
     """
     names, values = [], []
     for column in columns:
@@ -316,14 +318,7 @@ def _upsert_articles() -> str:
     insert, names = _insert_from_arrays(
         "articles",
         (*ARTICLE_COLUMNS, "source_path", "loaded_at", "updated_at"),
-        {
-            "provider_domain": (
-                "provider_id",
-                "(SELECT id FROM providers WHERE domain = u.provider_domain)",
-            ),
-            "loaded_at": ("loaded_at", "u.loaded_at::timestamptz"),
-            "updated_at": ("updated_at", "u.updated_at::timestamptz"),
-        },
+        {"provider_domain": ("provider_id", _PROVIDER_ID)},
     )
     kept = {"url", "loaded_at"}  # the identity, and when it was first stored
     changed = ", ".join(f"{name} = excluded.{name}" for name in names if name not in kept)

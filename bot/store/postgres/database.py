@@ -63,9 +63,8 @@ def status_count(status: str) -> int:
 class Writer:
     """The connection of a write transaction: the only way to change the database."""
 
-    def __init__(self, connection: Connection, database: Database) -> None:
+    def __init__(self, connection: Connection) -> None:
         self._connection = connection
-        self._database = database
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one statement in the transaction; return how many rows it changed."""
@@ -108,9 +107,11 @@ class Database:
     async def transaction(self, *, take_turns: bool = False) -> AsyncIterator[Writer]:
         """Run the body as one write transaction: all of it is stored, or none of it.
 
-        ``take_turns``: wait first for other writers that take turns. Saving articles must:
-        the triggers that keep counts would otherwise have two loads wait on each other's
-        count rows (and could deadlock), and what a save reads before writing stays true.
+        ``take_turns``: wait first for other writers that take turns, as all of SQLite's do.
+        Saving articles must: the triggers that keep counts would otherwise have two loads
+        wait on each other's count rows (and could deadlock), and what a save reads before
+        writing stays true. A load's touched files and a subscription (is it new?) do too;
+        the ledger's writes, which change no count, need not wait for a load's batch.
         A database that cannot take the write raises ``StoreError`` saying so.
         """
         try:
@@ -121,7 +122,7 @@ class Database:
                     )
                 token = _TRANSACTION.set(connection)
                 try:
-                    yield Writer(connection, self)
+                    yield Writer(connection)
                 finally:
                     _TRANSACTION.reset(token)
         except Exception as exc:
