@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import suppress
@@ -10,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.store import Store, open_store
+from bot.store import Store
 from bot.store.postgres.connection import connect
 from bot.store.postgres.schema import migrate
 from bot.store.target import parse_postgres_url, redact_url
+from tests.backends import BACKENDS, opened_store
 from tests.postgres import (
     INSTALL_HINT,
     Server,
@@ -24,18 +24,17 @@ from tests.postgres import (
     drop_password_role,
     existing_server,
     find_bindir,
+    run_apart,
     start_server,
 )
 
 
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    """A real, empty, migrated SQLite store in a temporary directory."""
-    opened = await open_store(tmp_path / "newsbot.db")
-    try:
+@pytest.fixture(params=BACKENDS, ids=BACKENDS)
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    """A real, empty, migrated store: a SQLite file in a temporary directory, and a fresh
+    database on the session's PostgreSQL server (every test that uses it runs on both)."""
+    async with opened_store(request, tmp_path / "newsbot.db") as opened:
         yield opened
-    finally:
-        await opened.close()
 
 
 @pytest.fixture
@@ -91,11 +90,11 @@ def postgres_server(pytestconfig: pytest.Config) -> Iterator[Server]:
         server = start_server(bindir)
         pytestconfig.stash[_SERVER] = server
     try:
-        asyncio.run(create_password_role(server))
+        run_apart(create_password_role(server))
         yield server
     finally:
         with suppress(Exception):
-            asyncio.run(drop_password_role(server))
+            run_apart(drop_password_role(server))
         server.stop()
 
 
@@ -113,12 +112,12 @@ def postgres_template(postgres_server: Server) -> Iterator[str]:
         finally:
             await connection.close()
 
-    asyncio.run(prepare())
+    run_apart(prepare())
     try:
         yield name
     finally:
         with suppress(Exception):
-            asyncio.run(drop_database(postgres_server, name))
+            run_apart(drop_database(postgres_server, name))
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ keeps it until Ctrl-C: for trying things by hand.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import pwd
 import re
@@ -26,10 +27,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import count
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 SUPERUSER = "newsbot_test"
@@ -43,6 +46,7 @@ INSTALL_HINT = (
 )
 
 _names = count(1)
+T = TypeVar("T")
 
 
 def find_bindir() -> Path | None:
@@ -323,6 +327,16 @@ async def drop_password_role(server: Server) -> None:
         await connection.execute(f'DROP ROLE IF EXISTS "{server.password_user}"')
     finally:
         await connection.close()
+
+
+def run_apart(work: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to its end in a thread of its own, with its own event loop.
+
+    Session fixtures run it: they may be first asked for from inside a test's running loop
+    (the ``store`` fixture asks for the server only when a test runs on PostgreSQL).
+    """
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, work).result()
 
 
 def database_name(purpose: str) -> str:

@@ -25,6 +25,7 @@ from bot.parsing import build_draft
 from bot.posting import Poster, Scope, explain, message_nonce, owns_guild_for
 from bot.store import Store
 from bot.subscriptions import OutboxMessage
+from tests.backends import sqlite_only
 from tests.factories import article_fields
 
 GUILD, OTHER_GUILD = 1 << 22, 2 << 22  # shards 1 and 0 of 2... (1 % 2, 2 % 2)
@@ -487,6 +488,7 @@ def test_delivery_time_comes_from_the_clock() -> None:
     assert Poster(None, MemorySender(), clock=lambda: moment).clock() == moment  # type: ignore[arg-type]
 
 
+@sqlite_only()  # a PostgreSQL database has no file to remove (its check_file does nothing)
 async def test_nothing_is_posted_once_the_database_file_was_removed(
     store: Store, sender: MemorySender, poster: Poster
 ) -> None:

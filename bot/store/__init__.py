@@ -1,14 +1,13 @@
 """Storage: typed interfaces per concern (``interfaces.py``) and the backends behind them.
 
 ``open_store`` picks the backend from its target: a file path opens SQLite
-(``bot.store.sqlite``); a ``postgresql://`` URL is for the PostgreSQL backend, not yet here.
+(``bot.store.sqlite``), a ``postgresql://`` URL opens PostgreSQL (``bot.store.postgres``).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from bot.errors import StoreError
 from bot.store.interfaces import (
     ArticleStore,
     Ledger,
@@ -41,5 +40,10 @@ async def open_store(target: str | Path | DatabaseTarget) -> Store:
     if not isinstance(target, SqliteTarget | PostgresTarget):
         target = parse_target(target)
     if isinstance(target, PostgresTarget):
-        raise StoreError("PostgreSQL support is not installed yet")
+        from bot.store.postgres.connection import require_driver
+
+        require_driver()  # before importing the backend: say how to install asyncpg
+        from bot.store.postgres.store import PostgresStore
+
+        return await PostgresStore.open(target)
     return await SqliteStore.open(target.path)

@@ -1,7 +1,7 @@
 """What storage offers the rest of newsbot: one typed ``Protocol`` per concern, and ``Store``.
 
 The jobs, the cogs and the command line depend on these, never on a database: the SQLite
-backend (``bot.store.sqlite``) implements them, and a PostgreSQL one can sit next to it.
+backend (``bot.store.sqlite``) and the PostgreSQL one (``bot.store.postgres``) implement them.
 ``Store`` is the facade a caller opens (``bot.store.open_store``): one attribute per concern,
 and the lifecycle of the database behind them.
 

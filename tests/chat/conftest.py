@@ -13,7 +13,8 @@ import pytest
 from bot.chat.bot import NewsBot
 from bot.config import Settings
 from bot.loader import load_articles
-from bot.store import Store, open_store
+from bot.store import Store
+from tests.backends import BACKENDS, opened_store
 from tests.fake_discord import FakeDiscord, running_bot
 from tests.fake_discord.interactions import CallbackRecord, InteractionHandle
 from tests.fake_discord.state import FakeChannel, FakeGuild, FakeUser, Perm
@@ -113,16 +114,13 @@ def make_server(fake: FakeDiscord, name: str, guild_id: int | None = None) -> Se
     return Server(guild, channel, member, moderator, admin)
 
 
-@pytest.fixture
-async def bot_store(tmp_path: Path) -> AsyncIterator[Store]:
-    """A store holding the shipped articles."""
-    store = await open_store(tmp_path / "bot.db")
-    report = await load_articles(store, [DATA])
-    assert report.ok
-    try:
+@pytest.fixture(params=BACKENDS, ids=BACKENDS)
+async def bot_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    """A store holding the shipped articles, on each backend."""
+    async with opened_store(request, tmp_path / "bot.db") as store:
+        report = await load_articles(store, [DATA])
+        assert report.ok
         yield store
-    finally:
-        await store.close()
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import aiohttp
+import asyncpg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -16,6 +17,8 @@ from bot.config import Settings
 from bot.errors import ConfigError
 from bot.monitoring import Monitoring
 from bot.store import Store
+from bot.store.postgres.store import PostgresStore
+from bot.store.sqlite import SqliteStore
 from tests.chat.conftest import World
 from tests.factories import write_article
 
@@ -97,7 +100,7 @@ async def test_readiness_follows_discord_and_the_database(
     assert (await get(f"{monitored}/healthz"))[0] == 200
     assert (await get(f"{monitored}/nothing"))[0] == 404
     assert (await get(f"{monitored}/metrics", "POST"))[0] == 405
-    Path(bot_store.path).unlink()  # the database file removed under the running bot
+    await lose_database(bot_store)  # removed under the running bot
     status, body = await get(f"{monitored}/readyz")
     assert status == 503 and '"database": {"ok": false' in body
     assert (await get(f"{monitored}/healthz"))[0] == 200  # alive, only not ready
@@ -141,3 +144,19 @@ async def test_discords_429s_are_counted_by_scope(world: World, monitored: str) 
     assert after[("newsbot_discord_rate_limited_total", (("scope", "global"),))] == 1
     assert after[("newsbot_discord_rate_limited_total", (("scope", "user"),))] == 1
     assert after[("newsbot_discord_rate_limited_total", (("scope", "shared"),))] == 0
+
+
+async def lose_database(store: Store) -> None:
+    """Remove the store's database under the running bot, as an admin's mistake would."""
+    if isinstance(store, SqliteStore):
+        Path(store.path).unlink()
+        return
+    assert isinstance(store, PostgresStore)
+    target = store.target
+    admin = await asyncpg.connect(
+        host=target.host, port=target.port, user=target.user, database="postgres"
+    )
+    try:
+        await admin.execute(f'DROP DATABASE "{target.database}" WITH (FORCE)')
+    finally:
+        await admin.close()

@@ -8,6 +8,8 @@ import sqlite3
 
 import pytest
 
+from bot.store.postgres.store import PostgresStore
+from tests.backends import sqlite_only
 from tests.chat.conftest import World, eventually
 from tests.fake_discord.state import ChannelType, Perm
 
@@ -207,6 +209,8 @@ async def test_leaving_a_server_removes_its_subscriptions(world: World) -> None:
     assert len(await world.store.subscriptions.in_guild(world.away.guild.id)) == 1
 
 
+# SQLite's writer made read-only (PRAGMA query_only); PostgreSQL's twin follows.
+@sqlite_only("bot_store")
 async def test_a_database_that_cannot_take_writes_gets_a_plain_answer_and_changes_nothing(
     world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -225,6 +229,38 @@ async def test_a_database_that_cannot_take_writes_gets_a_plain_answer_and_change
     )
     await world.store.database._db.execute("PRAGMA query_only = OFF")
     assert await world.store.subscriptions.in_guild(world.home.guild.id) == []
+    again = await world.answer("subscribe", user=world.home.moderator, topic="AI")
+    assert not again.ephemeral
+
+
+@pytest.mark.parametrize("bot_store", ["postgres"], indirect=True)
+async def test_a_postgresql_database_that_cannot_take_writes_gets_a_plain_answer(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = world.store
+    assert isinstance(store, PostgresStore)
+    name = store.target.database
+
+    # Writes now fail, as on a standby or a database an admin made read-only.
+    async with store.database.transaction() as writer:
+        await writer.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+    await store.database._pool.expire_connections()  # new sessions take the setting
+    with caplog.at_level(logging.ERROR):
+        answer = await world.answer("subscribe", user=world.home.moderator, topic="AI")
+    assert answer.ephemeral
+    assert answer.content == (
+        "I cannot use my database right now, so nothing was changed. "
+        "The bot's admin can see why in its log; please try again later."
+    )
+    assert any(
+        "database error" in r.getMessage() and store.target.redacted in r.getMessage()
+        for r in caplog.records
+    )
+    async with store.database._pool.acquire() as connection:  # a session that may write
+        await connection.execute("SET default_transaction_read_only = off")
+        await connection.execute(f'ALTER DATABASE "{name}" RESET default_transaction_read_only')
+    await store.database._pool.expire_connections()
+    assert await store.subscriptions.in_guild(world.home.guild.id) == []
     again = await world.answer("subscribe", user=world.home.moderator, topic="AI")
     assert not again.ephemeral
 
@@ -248,6 +284,7 @@ async def test_a_channel_of_another_server_gets_a_plain_answer(world: World) -> 
     assert await world.store.subscriptions.in_guild(world.home.guild.id) == []
 
 
+@sqlite_only("bot_store")  # another process holding SQLite's write lock on the file
 async def test_subscribe_while_another_process_holds_the_database_says_thinking_then_answers(
     world: World,
 ) -> None:

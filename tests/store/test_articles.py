@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from bot.articles import Provider, RelatedItem
 from bot.store import SourceFile, Store, open_store
+from tests.backends import integrity_errors
 from tests.factories import draft, save
 
 
@@ -100,6 +101,11 @@ async def test_articles_by_provider_by_name_or_domain_in_any_case(store: Store) 
     }
 
 
+async def test_a_provider_name_in_capitals_finds_it_when_accents_match(store: Store) -> None:
+    await save(store, draft(1, provider={"name": "Échos du Nord", "domain": "echos.example"}))
+    assert (await store.articles.by_provider("ÉCHOS DU NORD")).total == 1
+
+
 async def test_provider_counts_follow_an_article_moving_provider(store: Store) -> None:
     await save(store, draft(1), draft(2))
     await save(store, draft(2, provider={"name": "Other", "domain": "other.example.com"}))
@@ -164,7 +170,7 @@ async def test_two_files_with_the_same_article_are_reported_as_duplicates(store:
 async def test_a_failed_batch_leaves_nothing_half_written(store: Store) -> None:
     await save(store, draft(1))
     broken = replace(draft(2), quality=500)  # violates the CHECK constraint
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(integrity_errors()):
         await store.articles.save([(draft(3), SourceFile("/c.md", 1, 1, "c")), (broken, None)])
     assert await store.articles.count() == 1
     assert await store.files.known() == {}
@@ -204,6 +210,7 @@ _ARTICLES = st.tuples(
 )
 
 
+# SQLite's counts, read from its file; tests/store/postgres/test_store.py checks PostgreSQL's.
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.lists(_ARTICLES, max_size=6), min_size=1, max_size=4))
 async def test_kept_topic_counts_names_and_quality_counts_match_the_rows(

@@ -1,4 +1,6 @@
-"""Opening a database: creation, migrations, refusals, and two processes on one file."""
+"""Opening a database: creation, migrations, refusals, two processes on one file, and a
+PostgreSQL URL. The SQLite file's own tests open files themselves; PostgreSQL's own are in
+tests/store/postgres/."""
 
 from __future__ import annotations
 
@@ -10,7 +12,10 @@ import pytest
 
 from bot.errors import StoreError
 from bot.store import Store, open_store
+from bot.store.postgres.schema import SCHEMA_VERSION as POSTGRES_SCHEMA_VERSION
+from bot.store.postgres.store import PostgresStore
 from bot.store.sqlite.database import MIGRATIONS, SCHEMA_VERSION
+from tests.backends import sqlite_only
 from tests.factories import draft, save
 
 
@@ -78,17 +83,18 @@ async def test_a_directory_is_refused(tmp_path: Path) -> None:
         await open_store(tmp_path)
 
 
-@pytest.mark.parametrize(
-    "target",
-    ["postgresql://newsbot@db.example/newsbot", "postgres://bot@db.example/newsbot",
-     "POSTGRESQL://bot@db.example/newsbot"],
-)  # fmt: skip
-async def test_a_postgresql_url_is_refused_until_its_backend_is_installed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, target: str | Path
+@pytest.mark.parametrize("scheme", ["postgresql", "postgres", "POSTGRESQL"])
+async def test_a_postgresql_url_opens_a_postgresql_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, postgres_url: str, scheme: str
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(StoreError, match=r"^PostgreSQL support is not installed yet$"):
-        await open_store(target)
+    url = scheme + postgres_url.removeprefix("postgresql")
+    async with await open_store(url) as store:
+        assert isinstance(store, PostgresStore)
+        assert await store.schema_version() == POSTGRES_SCHEMA_VERSION
+        await save(store, draft(1))
+    async with await open_store(url) as store:  # what it stored is there when opened again
+        assert await store.articles.count() == 1
     assert list(tmp_path.iterdir()) == []  # no SQLite file made of the URL
 
 
@@ -105,6 +111,7 @@ async def test_two_processes_saving_the_same_articles_at_once_never_fail_or_dupl
         assert {t.name: t.count for t in await second.articles.topics()} == {"AI": 3, "Space": 3}
 
 
+@sqlite_only()  # SQLite's write lock and reader connection; PostgreSQL reads never wait
 async def test_reads_do_not_wait_behind_a_write_held_up_by_another_process(
     store: Store,
 ) -> None:

@@ -94,7 +94,7 @@ async def test_a_search_of_only_very_common_words_lists_the_newest_first(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # "common": in over 2 of the newest 4
-    monkeypatch.setattr("bot.store.sqlite.fulltext.COMMON_SAMPLE", 4)
+    monkeypatch.setattr("bot.store.limits.COMMON_SAMPLE", 4)
     await save(
         store,
         *[draft(n, title=f"The report {n}" + " the" * (5 - n), excerpt="") for n in range(1, 6)],

@@ -2,7 +2,8 @@
 
 Its schema is the numbered ``migrations/*.sql`` next to this file, applied at open.
 
-What is SQLite's own, and where (a PostgreSQL backend differs there, and shares the rest):
+What is SQLite's own, and where (the PostgreSQL backend, ``bot.store.postgres``, differs
+there; the statements both run as written are ``bot.store.sql``):
 
 - transactions and locking: ``BEGIN IMMEDIATE``, a writer and a read-only reader
   connection, ``PRAGMA user_version`` as the schema version (``database.py``);
@@ -13,6 +14,9 @@ What is SQLite's own, and where (a PostgreSQL backend differs there, and shares 
   ``articles.py``), lists of ids bound as JSON and read with ``json_each``, an outbox
   message's article ids kept as a JSON list (``_OUTBOX_ARTICLES`` in ``ledger.py``);
 - text matching: ``instr`` and ``COLLATE NOCASE`` (suggestions, provider lookups);
+- batch inserts: one statement per row (executemany), and the topic counts added by the
+  store itself (``_count_topics``); PostgreSQL inserts a batch per statement from arrays and
+  its statement triggers count;
 - upserts: ``ON CONFLICT ... DO UPDATE SET x = excluded.x`` reads the same in PostgreSQL;
   the null-safe ``IS NOT`` is PostgreSQL's ``IS DISTINCT FROM``.
 """

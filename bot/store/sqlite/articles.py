@@ -11,23 +11,20 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from bot.articles import (
     Article,
     ArticleDraft,
     ArticlePage,
-    Image,
-    Provider,
     ProviderCount,
-    RelatedItem,
     TopicCount,
     canonical_url,
     is_web_url,
     topic_key,
     url_host,
 )
-from bot.store import limits
+from bot.store import limits, records, sql
 from bot.store.fulltext import search_terms
 from bot.store.interfaces import SaveOutcome, SourceFile
 from bot.store.rows import (
@@ -76,18 +73,7 @@ class SqliteArticles:
         ]
         async with self._db.transaction() as writer:  # what is known is read under the lock
             known = await self._known_articles([article.url for article, _ in rows])
-            outcomes: list[SaveOutcome] = []
-            latest: dict[str, tuple[ArticleRows, str | None]] = {}
-            for article, source in rows:
-                url, path = article.url, source.path if source else None
-                previous = latest.get(url)
-                other = previous[1] if previous is not None else known.get(url, (0, None))[1]
-                status: Literal["added", "updated"] = (
-                    "updated" if previous is not None or url in known else "added"
-                )
-                duplicate_of = other if other is not None and other != path else None
-                outcomes.append(SaveOutcome(url, status, duplicate_of))
-                latest[url] = (article, path)
+            outcomes, latest = records.plan_save(rows, known)
             await _write_articles(writer, latest, now, [url for url in latest if url in known])
             await remember_files(writer, [(s, a.url) for a, s in rows if s is not None])
         return outcomes
@@ -133,7 +119,7 @@ class SqliteArticles:
 
     async def count(self) -> int:
         """Return how many articles are stored."""
-        return int(await self._db.scalar("SELECT count(*) FROM articles"))
+        return int(await self._db.scalar(sql.COUNT_ARTICLES))
 
     async def get(self, article_id: int) -> Article | None:
         """Return one article by its id."""
@@ -146,10 +132,7 @@ class SqliteArticles:
             key = canonical_url(url)
         except ValueError:
             return None
-        article_id = await self._db.scalar(
-            "SELECT id FROM articles WHERE url = ? OR original_url = ? OR web_url = ? LIMIT 1",
-            [key, url.strip(), url.strip()],
-        )
+        article_id = await self._db.scalar(sql.ARTICLE_ID_BY_URL, [key, url.strip(), url.strip()])
         return None if article_id is None else await self.get(article_id)
 
     async def many(self, ids: Sequence[int]) -> list[Article]:
@@ -161,30 +144,18 @@ class SqliteArticles:
 
     async def loaded_at(self, article_id: int) -> datetime | None:
         """Return when an article was first stored."""
-        value = await self._db.scalar("SELECT loaded_at FROM articles WHERE id = ?", [article_id])
+        value = await self._db.scalar(sql.LOADED_AT, [article_id])
         return None if value is None else parse_time(value)
 
     async def by_topic(
         self, topic: str, *, min_quality: int | None = None, limit: int = 10, offset: int = 0
     ) -> ArticlePage:
         """Return a topic's articles, newest first, optionally of at least ``min_quality``."""
-        where = "topic_id = (SELECT id FROM topics WHERE key = ?)"
-        params: list[Any] = [topic_key(topic)]
-        # Totals come from the kept counts (migrations 0004, 0005), not from counting rows.
-        total = "SELECT coalesce(sum(article_count), 0) FROM topics WHERE key = ?"
-        if min_quality is not None:
-            where += " AND quality >= ?"
-            params.append(min_quality)
-            total = (
-                f"SELECT coalesce(sum(article_count), 0) FROM topic_quality_counts WHERE {where}"
-            )
+        key = topic_key(topic)
+        if min_quality is None:
+            return await self._page(sql.TOPIC_PAGE, sql.TOPIC_TOTAL, [key], limit, offset)
         return await self._page(
-            f"SELECT article_id FROM article_topics WHERE {where} "
-            "ORDER BY published_at DESC, article_id DESC",
-            total,
-            params,
-            limit,
-            offset,
+            sql.TOPIC_PAGE_OF_QUALITY, sql.TOPIC_TOTAL_OF_QUALITY, [key, min_quality], limit, offset
         )
 
     async def by_provider(
@@ -192,38 +163,20 @@ class SqliteArticles:
     ) -> ArticlePage:
         """Return a provider's articles (matched by name or domain), newest first."""
         ids = await self.provider_ids(provider)
-        marks = placeholders(len(ids))
-        where = f"provider_id IN ({marks})"
-        params: list[Any] = list(ids)
-        total = f"SELECT coalesce(sum(article_count), 0) FROM providers WHERE id IN ({marks})"
-        if min_quality is not None:
-            where += " AND quality >= ?"
-            params.append(min_quality)
-            total = f"SELECT count(*) FROM articles WHERE {where}"
-        return await self._page(
-            f"SELECT id FROM articles WHERE {where} ORDER BY published_at DESC, id DESC",
-            total,
-            params,
-            limit,
-            offset,
-        )
+        if not ids:
+            return ArticlePage((), 0, max(0, offset), max(0, limit))
+        page, total = sql.provider_page(len(ids), of_quality=min_quality is not None)
+        params = ids if min_quality is None else [*ids, min_quality]
+        return await self._page(page, total, params, limit, offset)
 
     async def latest(
         self, *, min_quality: int | None = None, limit: int = 10, offset: int = 0
     ) -> ArticlePage:
         """Return the newest articles, optionally of at least ``min_quality``."""
-        where, params = ("quality >= ?", [min_quality]) if min_quality is not None else ("1", [])
-        total = (
-            "SELECT coalesce(sum(article_count), 0) FROM quality_counts WHERE quality >= ?"
-            if min_quality is not None
-            else "SELECT coalesce(sum(article_count), 0) FROM providers"
-        )
+        if min_quality is None:
+            return await self._page(sql.LATEST_PAGE, sql.LATEST_TOTAL, [], limit, offset)
         return await self._page(
-            f"SELECT id FROM articles WHERE {where} ORDER BY published_at DESC, id DESC",
-            total,
-            params,
-            limit,
-            offset,
+            sql.LATEST_PAGE_OF_QUALITY, sql.LATEST_TOTAL_OF_QUALITY, [min_quality], limit, offset
         )
 
     async def search(self, text: str, *, limit: int = 10, offset: int = 0) -> ArticlePage:
@@ -259,19 +212,13 @@ class SqliteArticles:
 
     async def topic(self, name: str) -> TopicCount | None:
         """Return the topic called ``name`` (any case), or None when no article has it."""
-        row = await self._db.first(
-            "SELECT name, article_count FROM topics WHERE key = ? AND article_count > 0",
-            [topic_key(name)],
-        )
-        return None if row is None else _topic_count(row)
+        row = await self._db.first(sql.TOPIC, [topic_key(name)])
+        return None if row is None else records.topic_count(row)
 
     async def topics(self) -> list[TopicCount]:
         """Return every topic with its article count, most covered first."""
-        rows = await self._db.rows(
-            "SELECT name, article_count FROM topics WHERE article_count > 0 "
-            "ORDER BY article_count DESC, key"
-        )
-        return [_topic_count(row) for row in rows]
+        rows = await self._db.rows(sql.TOPICS)
+        return [records.topic_count(row) for row in rows]
 
     async def providers(self) -> list[ProviderCount]:
         """Return every provider with its article count, most prolific first."""
@@ -279,7 +226,7 @@ class SqliteArticles:
             "SELECT name, domain, article_count FROM providers WHERE article_count > 0 "
             "ORDER BY article_count DESC, name COLLATE NOCASE"
         )
-        return [_provider_count(row) for row in rows]
+        return [records.provider_count(row) for row in rows]
 
     async def provider_ids(self, name_or_domain: str) -> list[int]:
         """Return the providers whose name or domain is ``name_or_domain``, in any case."""
@@ -303,7 +250,7 @@ class SqliteArticles:
             "ORDER BY instr(key, ?) != 1, article_count DESC, key LIMIT ?",
             [key, key, min(limit, limits.MAX_SUGGESTIONS)],
         )
-        return [_topic_count(row) for row in rows]
+        return [records.topic_count(row) for row in rows]
 
     async def suggest_providers(
         self, text: str, limit: int = limits.MAX_SUGGESTIONS
@@ -317,7 +264,7 @@ class SqliteArticles:
             "article_count DESC, name COLLATE NOCASE LIMIT ?",
             [needle, needle, needle, needle, min(limit, limits.MAX_SUGGESTIONS)],
         )
-        return [_provider_count(row) for row in rows]
+        return [records.provider_count(row) for row in rows]
 
 
 # Writing a batch of articles. The INSERTs are built from the column lists of
@@ -445,7 +392,7 @@ async def _count_topics(writer: Writer, rows: Sequence[tuple[Any, ...]]) -> None
 
 # Every article a query shows, with its provider, topics and related coverage, in one
 # statement (one trip to the database thread): {page} yields (article id, rank). SQLite's
-# JSON functions carry the lists; PostgreSQL would use json_agg and json_build_array.
+# JSON functions carry the lists (PostgreSQL's: bot.store.postgres.articles).
 ARTICLES_IN_ORDER = """
 WITH page (article_id, rank) AS ({page})
 SELECT a.id, a.url, a.original_url, a.web_url, a.title, a.excerpt, a.category, a.type,
@@ -467,61 +414,9 @@ _IDS_IN_ORDER = "SELECT value, key FROM json_each(?)"
 
 
 def _article(row: Row) -> Article:
-    return Article(
-        id=row["id"],
-        url=row["url"],
-        title=row["title"],
-        excerpt=row["excerpt"],
+    return records.article(
+        row,
         published_at=parse_time(row["published_at"]),
-        provider=Provider(name=row["provider_name"], domain=row["provider_domain"]),
-        quality=row["quality"],
-        heat=row["heat"],
-        source_published=bool(row["source_published"]),
-        topics=tuple(json.loads(row["topics"])),
-        images=_images(json.loads(row["images"])),
-        related=tuple(_related_item(item) for item in json.loads(row["related"])),
-        original_url=row["original_url"],
-        web_url=row["web_url"],
-        category=row["category"],
-        type=row["type"],
+        topics=json.loads(row["topics"]),
+        related=json.loads(row["related"]),
     )
-
-
-def _images(items: list[dict[str, Any]]) -> tuple[Image, ...]:
-    return tuple(
-        Image(
-            url=item["url"],
-            width=item.get("width"),
-            height=item.get("height"),
-            is_cached=bool(item.get("isCached")),
-        )
-        for item in items
-    )
-
-
-def _related_item(item: list[Any]) -> RelatedItem:
-    """Build a related item from its JSON array (the column order of ``ARTICLES_IN_ORDER``)."""
-    title, url, excerpt, published_at, provider, quality, kind, amp, cdn_amp, images = item
-    return RelatedItem(
-        title=title,
-        url=url,
-        excerpt=excerpt,
-        published_at=parse_time(published_at) if published_at else None,
-        provider=Provider(provider["name"], provider["domain"]) if provider else None,
-        quality=quality,
-        type=kind,
-        amp_url=amp,
-        cdn_amp_url=cdn_amp,
-        images=tuple(
-            Image(i["url"], i.get("width"), i.get("height"), bool(i.get("isCached")))
-            for i in images
-        ),
-    )
-
-
-def _topic_count(row: Row) -> TopicCount:
-    return TopicCount(row["name"], row["article_count"])
-
-
-def _provider_count(row: Row) -> ProviderCount:
-    return ProviderCount(row["name"], row["domain"], row["article_count"])

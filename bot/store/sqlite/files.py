@@ -4,20 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from bot.store import records, sql
 from bot.store.interfaces import SourceFile
-from bot.store.sqlite.database import Database, Row, Writer, chunks, placeholders
+from bot.store.sqlite.database import Database, Writer, chunks, placeholders
 
-_SELECT = "SELECT path, size, mtime_ns, digest FROM source_files"
-# Portable upsert: PostgreSQL reads ON CONFLICT ... excluded the same way.
 _REMEMBER = (
     "INSERT INTO source_files (path, size, mtime_ns, digest, url) VALUES (?, ?, ?, ?, ?) "
-    "ON CONFLICT (path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns, "
-    "digest = excluded.digest, url = excluded.url"
+    + sql.SOURCE_FILE_KNOWN_AGAIN
 )
-
-
-def _source_file(row: Row) -> SourceFile:
-    return SourceFile(row["path"], row["size"], row["mtime_ns"], row["digest"])
 
 
 async def remember_files(writer: Writer, files: Iterable[tuple[SourceFile, str]]) -> None:
@@ -36,13 +30,16 @@ class SqliteSourceFiles:
     async def known(self, paths: Sequence[str] | None = None) -> dict[str, SourceFile]:
         """Return what the store remembers of the files at ``paths`` (default: all), by path."""
         if paths is None:
-            return {row["path"]: _source_file(row) for row in await self._db.rows(_SELECT)}
+            return {
+                row["path"]: records.source_file(row)
+                for row in await self._db.rows(sql.SOURCE_FILES)
+            }
         found: dict[str, SourceFile] = {}
         for chunk in chunks(paths):
             rows = await self._db.rows(
-                f"{_SELECT} WHERE path IN ({placeholders(len(chunk))})", chunk
+                f"{sql.SOURCE_FILES} WHERE path IN ({placeholders(len(chunk))})", chunk
             )
-            found.update({row["path"]: _source_file(row) for row in rows})
+            found.update({row["path"]: records.source_file(row) for row in rows})
         return found
 
     async def touch(self, files: Sequence[SourceFile]) -> None:
@@ -51,6 +48,6 @@ class SqliteSourceFiles:
             return
         async with self._db.transaction() as writer:
             await writer.executemany(
-                "UPDATE source_files SET size = ?, mtime_ns = ? WHERE path = ?",
+                sql.TOUCH_SOURCE_FILE,
                 [(f.size, f.mtime_ns, f.path) for f in files],
             )

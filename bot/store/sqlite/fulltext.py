@@ -8,10 +8,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from bot.store import limits
+from bot.store import limits, sql
 from bot.store.sqlite.database import Database
-
-COMMON_SAMPLE = 1000  # newest articles that tell whether a search word is too common
 
 
 def match_expression(terms: list[str], *, any_term: bool = False) -> str:
@@ -34,14 +32,14 @@ async def common_words(db: Database, terms: list[str]) -> set[str]:
     bm25 gives such a word no weight (its IDF is clamped to about zero) yet reads its
     whole posting list to find that out: "the" in a million articles costs ~30 ms.
     """
-    newest = await db.scalar("SELECT max(id) FROM articles") or 0
+    newest = await db.scalar(sql.NEWEST_ARTICLE_ID) or 0
     common = set()
     for term in terms:
         share = await db.scalar(
             "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH ? AND rowid > ?",
-            [match_expression([term]), newest - COMMON_SAMPLE],
+            [match_expression([term]), newest - limits.COMMON_SAMPLE],
         )
-        if share * 2 > COMMON_SAMPLE:
+        if share * 2 > limits.COMMON_SAMPLE:
             common.add(term)
     return common
 

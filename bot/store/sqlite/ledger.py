@@ -1,7 +1,8 @@
 """The posting ledger in SQLite: due articles, the outbox, deliveries, refusals, backfill.
 
-SQLite's own here, and named: an outbox message keeps its article ids as a JSON list, read
-back as rows with ``json_each`` (``_OUTBOX_ARTICLES``); PostgreSQL would keep an array.
+The statements are the shared SQL of ``bot.store.sql``. SQLite's own here, and named: an
+outbox message keeps its article ids as a JSON list, read back as rows with ``json_each``
+(``_OUTBOX_ARTICLES``); PostgreSQL keeps an array (``bot.store.postgres.ledger``).
 """
 
 from __future__ import annotations
@@ -11,49 +12,16 @@ from datetime import datetime
 from typing import Any
 
 from bot.articles import topic_key
+from bot.store import sql
 from bot.store.sqlite.database import Database, Row, db_time, parse_time
 from bot.subscriptions import Delivery, DueArticle, OutboxMessage
 
 # Each article of each outbox message, as rows (o: the message, j.value: an article id).
 _OUTBOX_ARTICLES = "outbox AS o, json_each(o.article_ids) AS j"
 
-_DUE = f"""
-SELECT a.id AS article_id, s.id AS subscription_id, s.mode FROM subscriptions AS s
-JOIN topics AS t ON t.key = s.topic_key
-JOIN article_topics AS at ON at.topic_id = t.id
-JOIN articles AS a ON a.id = at.article_id
-WHERE s.channel_id = ? AND s.paused_reason IS NULL {{topic_filter}}
-  AND a.source_published = 0
-  AND a.quality IS NOT NULL AND a.quality >= s.min_quality
-  AND (a.loaded_at >= s.created_at OR EXISTS (
-        SELECT 1 FROM backfill AS b
-        WHERE b.subscription_id = s.id AND b.article_id = a.id))
-  AND NOT EXISTS (
-        SELECT 1 FROM deliveries AS d
-        WHERE d.article_id = a.id AND d.channel_id = s.channel_id)
-  AND NOT EXISTS (
-        SELECT 1 FROM refusals AS r
-        WHERE r.article_id = a.id AND r.channel_id = s.channel_id)
-  AND NOT EXISTS (
-        SELECT 1 FROM {_OUTBOX_ARTICLES}
-        WHERE o.channel_id = s.channel_id AND j.value = a.id)
-ORDER BY a.quality DESC, a.published_at DESC, a.id, s.id
-"""
-_RECORD_DELIVERY = f"""
-INSERT INTO deliveries (article_id, channel_id, guild_id, message_id, delivered_at)
-SELECT j.value, o.channel_id, o.guild_id, ?, ?
-FROM {_OUTBOX_ARTICLES}
-WHERE o.nonce = ? AND EXISTS (SELECT 1 FROM articles WHERE id = j.value)
-ON CONFLICT (article_id, channel_id) DO NOTHING
-"""
-_RECORD_REFUSAL = f"""
-INSERT INTO refusals (article_id, channel_id, reason, refused_at)
-SELECT j.value, o.channel_id, ?, ?
-FROM {_OUTBOX_ARTICLES}
-WHERE o.nonce = ? AND EXISTS (SELECT 1 FROM articles WHERE id = j.value)
-ON CONFLICT (article_id, channel_id) DO NOTHING
-"""
-_DELIVERIES = "SELECT article_id, channel_id, guild_id, message_id, delivered_at FROM deliveries"
+_DUE = sql.DUE.format(outbox_articles=_OUTBOX_ARTICLES, topic_filter="{topic_filter}")
+_RECORD_DELIVERY = sql.RECORD_DELIVERY.format(outbox_articles=_OUTBOX_ARTICLES)
+_RECORD_REFUSAL = sql.RECORD_REFUSAL.format(outbox_articles=_OUTBOX_ARTICLES)
 
 
 def _outbox_message(row: Row) -> OutboxMessage:
@@ -95,7 +63,7 @@ class SqliteLedger:
         params: list[Any] = [channel_id]
         topic_filter = ""
         if topic is not None:
-            topic_filter = "AND s.topic_key = ?"
+            topic_filter = sql.DUE_TOPIC_FILTER
             params.append(topic_key(topic))
         rows = await self._db.rows(_DUE.format(topic_filter=topic_filter), params)
         due: dict[int, DueArticle] = {}
@@ -108,8 +76,7 @@ class SqliteLedger:
         """Return the messages whose sending was not confirmed (all, or one channel's)."""
         where, params = ("WHERE channel_id = ?", [channel_id]) if channel_id else ("", [])
         rows = await self._db.rows(
-            "SELECT nonce, guild_id, channel_id, article_ids, created_at, attempts "
-            f"FROM outbox {where} ORDER BY created_at, nonce",
+            f"{sql.OUTBOX} {where} ORDER BY created_at, nonce",
             params,
         )
         return [_outbox_message(row) for row in rows]
@@ -118,8 +85,7 @@ class SqliteLedger:
         """Remember a message before it is sent, so a crash cannot make it be sent twice."""
         async with self._db.transaction() as writer:
             await writer.execute(
-                "INSERT INTO outbox (nonce, guild_id, channel_id, article_ids, created_at) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (nonce) DO NOTHING",
+                sql.ADD_OUTBOX,
                 [message.nonce, message.guild_id, message.channel_id,
                  json.dumps(list(message.article_ids)), db_time(message.created_at)],
             )  # fmt: skip
@@ -128,54 +94,44 @@ class SqliteLedger:
         """Record that Discord accepted an outbox message: its articles are delivered."""
         async with self._db.transaction() as writer:
             await writer.execute(_RECORD_DELIVERY, [message_id, db_time(delivered_at), nonce])
-            await writer.execute("DELETE FROM outbox WHERE nonce = ?", [nonce])
+            await writer.execute(sql.DROP_OUTBOX, [nonce])
 
     async def record_refusal(self, nonce: str, reason: str, refused_at: datetime) -> None:
         """Record that Discord refused an outbox message in every form: never retry it."""
         async with self._db.transaction() as writer:
             await writer.execute(_RECORD_REFUSAL, [reason, db_time(refused_at), nonce])
-            await writer.execute("DELETE FROM outbox WHERE nonce = ?", [nonce])
+            await writer.execute(sql.DROP_OUTBOX, [nonce])
 
     async def drop_outbox(self, nonce: str) -> None:
         """Forget a message that Discord refused: its articles are due again."""
         async with self._db.transaction() as writer:
-            await writer.execute("DELETE FROM outbox WHERE nonce = ?", [nonce])
+            await writer.execute(sql.DROP_OUTBOX, [nonce])
 
     async def count_outbox_attempt(self, nonce: str) -> None:
         """Count a send whose outcome is unknown (5xx, time-out): it is resent later."""
         async with self._db.transaction() as writer:
-            await writer.execute(
-                "UPDATE outbox SET attempts = attempts + 1 WHERE nonce = ?", [nonce]
-            )
+            await writer.execute(sql.COUNT_OUTBOX_ATTEMPT, [nonce])
 
     async def delivery(self, article_id: int, channel_id: int) -> Delivery | None:
         """Return when an article was delivered to a channel, if it was."""
         row = await self._db.first(
-            f"{_DELIVERIES} WHERE article_id = ? AND channel_id = ?", [article_id, channel_id]
+            f"{sql.DELIVERIES} WHERE article_id = ? AND channel_id = ?", [article_id, channel_id]
         )
         return None if row is None else _delivery(row)
 
     async def deliveries(self, channel_id: int) -> list[Delivery]:
         """Return everything delivered to a channel, oldest first."""
         rows = await self._db.rows(
-            f"{_DELIVERIES} WHERE channel_id = ? ORDER BY delivered_at, message_id, article_id",
+            f"{sql.DELIVERIES} WHERE channel_id = ? ORDER BY delivered_at, message_id, article_id",
             [channel_id],
         )
         return [_delivery(row) for row in rows]
 
     async def refusal(self, article_id: int, channel_id: int) -> str | None:
         """Return why Discord refused an article in a channel, if it did."""
-        value = await self._db.scalar(
-            "SELECT reason FROM refusals WHERE article_id = ? AND channel_id = ?",
-            [article_id, channel_id],
-        )
+        value = await self._db.scalar(sql.REFUSAL, [article_id, channel_id])
         return None if value is None else str(value)
 
     async def in_backfill(self, subscription_id: int, article_id: int) -> bool:
         """Tell whether an article was picked from the backlog for a new subscription."""
-        return bool(
-            await self._db.scalar(
-                "SELECT 1 FROM backfill WHERE subscription_id = ? AND article_id = ?",
-                [subscription_id, article_id],
-            )
-        )
+        return bool(await self._db.scalar(sql.IN_BACKFILL, [subscription_id, article_id]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.store import sql
 from bot.store.sqlite.database import Database
 
 
@@ -13,14 +14,10 @@ class SqliteState:
 
     async def get(self, key: str) -> str | None:
         """Return a remembered value, such as the hash of the last command sync."""
-        value = await self._db.scalar("SELECT value FROM state WHERE key = ?", [key])
+        value = await self._db.scalar(sql.STATE_GET, [key])
         return None if value is None else str(value)
 
     async def set(self, key: str, value: str) -> None:
         """Remember a value across restarts."""
         async with self._db.transaction() as writer:
-            await writer.execute(
-                "INSERT INTO state (key, value) VALUES (?, ?) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                [key, value],
-            )
+            await writer.execute(sql.STATE_SET, [key, value])

@@ -5,28 +5,9 @@ from __future__ import annotations
 from typing import Literal
 
 from bot.articles import topic_key
-from bot.store import limits
+from bot.store import limits, sql
 from bot.store.sqlite.database import Database, Row, now_text, parse_time
 from bot.subscriptions import Mode, Subscription
-
-_SELECT = (
-    "SELECT id, guild_id, channel_id, topic_name, min_quality, created_at, created_by, mode, "
-    "paused_reason, paused_at FROM subscriptions"
-)
-# A new subscription's backlog: the best of the topic's BACKLOG_WINDOW newest postable
-# articles. Portable SQL; the ledger reads it back (``in_backfill``, ``due_articles``).
-_PICK_BACKFILL = """
-INSERT INTO backfill (subscription_id, article_id)
-SELECT s.id, recent.id FROM subscriptions AS s, (
-    SELECT a.id, a.quality, a.published_at
-    FROM article_topics AS at JOIN articles AS a ON a.id = at.article_id
-    WHERE at.topic_id = (SELECT id FROM topics WHERE key = ?)
-      AND a.source_published = 0 AND a.quality >= ?
-    ORDER BY a.published_at DESC LIMIT ?
-) AS recent
-WHERE s.channel_id = ? AND s.topic_key = ?
-ORDER BY recent.quality DESC, recent.published_at DESC LIMIT ?
-"""
 
 
 def _subscription(row: Row) -> Subscription:
@@ -68,21 +49,14 @@ class SqliteSubscriptions:
         """
         key = topic_key(topic)
         async with self._db.transaction() as writer:
-            existing = await self._db.scalar(
-                "SELECT id FROM subscriptions WHERE channel_id = ? AND topic_key = ?",
-                [channel_id, key],
-            )
+            existing = await self._db.scalar(sql.SUBSCRIPTION_ID, [channel_id, key])
             await writer.execute(
-                "INSERT INTO subscriptions (guild_id, channel_id, topic_key, topic_name, "
-                "min_quality, created_at, created_by, mode) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (channel_id, topic_key) DO UPDATE SET "
-                "min_quality = excluded.min_quality, topic_name = excluded.topic_name, "
-                "mode = excluded.mode",
+                sql.SUBSCRIBE,
                 [guild_id, channel_id, key, topic, min_quality, now_text(), created_by, mode],
             )
             if existing is None and backfill > 0:
                 await writer.execute(
-                    _PICK_BACKFILL,
+                    sql.PICK_BACKFILL,
                     [key, min_quality, limits.BACKLOG_WINDOW, channel_id, key, backfill],
                 )
         found = await self.get(guild_id=guild_id, channel_id=channel_id, topic=topic)
@@ -92,7 +66,7 @@ class SqliteSubscriptions:
     async def get(self, *, guild_id: int, channel_id: int, topic: str) -> Subscription | None:
         """Return one subscription of a server's channel to a topic."""
         rows = await self._db.rows(
-            f"{_SELECT} WHERE guild_id = ? AND channel_id = ? AND topic_key = ?",
+            f"{sql.SUBSCRIPTIONS} WHERE guild_id = ? AND channel_id = ? AND topic_key = ?",
             [guild_id, channel_id, topic_key(topic)],
         )
         return _subscription(rows[0]) if rows else None
@@ -101,7 +75,7 @@ class SqliteSubscriptions:
         """Remove a server's channel subscription to a topic; tell whether there was one."""
         async with self._db.transaction() as writer:
             cursor = await writer.execute(
-                "DELETE FROM subscriptions WHERE guild_id = ? AND channel_id = ? AND topic_key = ?",
+                sql.UNSUBSCRIBE,
                 [guild_id, channel_id, topic_key(topic)],
             )
         return cursor.rowcount > 0
@@ -109,13 +83,13 @@ class SqliteSubscriptions:
     async def in_guild(self, guild_id: int) -> list[Subscription]:
         """Return a server's subscriptions, by channel then topic."""
         rows = await self._db.rows(
-            f"{_SELECT} WHERE guild_id = ? ORDER BY channel_id, topic_key", [guild_id]
+            f"{sql.SUBSCRIPTIONS} WHERE guild_id = ? ORDER BY channel_id, topic_key", [guild_id]
         )
         return [_subscription(row) for row in rows]
 
     async def all(self) -> list[Subscription]:
         """Return every subscription of every server, active or paused."""
-        rows = await self._db.rows(f"{_SELECT} ORDER BY guild_id, channel_id, topic_key")
+        rows = await self._db.rows(f"{sql.SUBSCRIPTIONS} ORDER BY guild_id, channel_id, topic_key")
         return [_subscription(row) for row in rows]
 
     async def suggest_topics(
@@ -135,18 +109,12 @@ class SqliteSubscriptions:
     async def pause(self, subscription_id: int, reason: str) -> None:
         """Stop posting to a subscription for ``reason`` (shown by ``/subscriptions``)."""
         async with self._db.transaction() as writer:
-            await writer.execute(
-                "UPDATE subscriptions SET paused_reason = ?, paused_at = ? WHERE id = ?",
-                [reason, now_text(), subscription_id],
-            )
+            await writer.execute(sql.PAUSE, [reason, now_text(), subscription_id])
 
     async def resume(self, subscription_id: int) -> None:
         """Post to a paused subscription again."""
         async with self._db.transaction() as writer:
-            await writer.execute(
-                "UPDATE subscriptions SET paused_reason = NULL, paused_at = NULL WHERE id = ?",
-                [subscription_id],
-            )
+            await writer.execute(sql.RESUME, [subscription_id])
 
     async def remove_channel(self, channel_id: int) -> int:
         """Remove every subscription (and unsent message) of a deleted channel."""
@@ -158,7 +126,8 @@ class SqliteSubscriptions:
 
     async def _remove(self, column: Literal["channel_id", "guild_id"], value: int) -> int:
         async with self._db.transaction() as writer:
-            # The outbox's messages to those channels go too: nobody would receive them.
-            await writer.execute(f"DELETE FROM outbox WHERE {column} = ?", [value])
-            cursor = await writer.execute(f"DELETE FROM subscriptions WHERE {column} = ?", [value])
+            await writer.execute(sql.REMOVE_OUTBOX_OF.format(column=column), [value])
+            cursor = await writer.execute(
+                sql.REMOVE_SUBSCRIPTIONS_OF.format(column=column), [value]
+            )
         return cursor.rowcount
