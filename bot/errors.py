@@ -17,6 +17,11 @@ class StoreError(NewsbotError):
     """The database cannot be opened or used (wrong file, newer schema, locked, corrupt)."""
 
 
+class DatabaseUnavailable(StoreError):
+    """The database server does not answer now (restarting, or the connection dropped):
+    the same request may work again shortly."""
+
+
 class AlreadyRunning(NewsbotError):
     """Another ``newsbot run`` serves the same database (and shards)."""
 

@@ -108,6 +108,7 @@ class Server:
     _bindir: Path | None = field(default=None, repr=False)
     _watchdog: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     _admin_password: str | None = field(default=None, repr=False)
+    _options: str = field(default="", repr=False)  # the server settings it was started with
 
     @property
     def admin_url(self) -> str:
@@ -120,12 +121,16 @@ class Server:
             return url(self.host, self.port, database, self.superuser, self._admin_password)
         return url(self.host, self.port, database, user, password)
 
-    def restart(self) -> None:
-        """Restart the server this session started (fast shutdown: sessions end, data stays)."""
-        assert self.folder is not None and self._bindir is not None, "not ours to restart"
+    def pg_ctl(self, *arguments: str) -> None:
+        """Run ``pg_ctl`` on the server this session started: ``stop -m fast``, ``start``.
+
+        ``start`` starts it again with the settings it was first started with.
+        """
+        assert self.folder is not None and self._bindir is not None, "not ours to control"
+        options = ["-o", self._options] if arguments[0] == "start" else []
         _run(
             [self._bindir / "pg_ctl", "-D", self.folder / "data", "-l", self.folder / "server.log",
-             "-m", "fast", "-w", "-t", "60", "-s", "restart"],
+             "-w", "-t", "60", "-s", *options, *arguments],
             self.folder,
         )  # fmt: skip
 
@@ -215,7 +220,7 @@ def start_server(bindir: Path) -> Server:
                 if attempt == 2:
                     raise
         server = Server("127.0.0.1", port, SUPERUSER, folder=folder)
-        server._bindir, server._watchdog = bindir, watchdog
+        server._bindir, server._watchdog, server._options = bindir, watchdog, options
         server.started_in = time.monotonic() - started
         return server
     except BaseException:

@@ -15,7 +15,7 @@ import discord
 from discord import app_commands
 
 from bot.chat.permissions import PERMISSION_NAMES
-from bot.errors import NewsbotError, StoreError
+from bot.errors import DatabaseUnavailable, NewsbotError, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,8 @@ def user_message(error: BaseException) -> str | None:
     """Return the one line a person should read for ``error``, or None for a bug."""
     if isinstance(error, app_commands.CommandInvokeError):
         error = error.original
+    if isinstance(error, DatabaseUnavailable):  # a restart, a dropped connection: it passes
+        return "My database is not answering right now; please try again shortly."
     if isinstance(error, StoreError):  # the log has the detail; a member needs no file path
         return (
             "I cannot use my database right now, so nothing was changed. "

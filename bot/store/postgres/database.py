@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NoReturn, Self
 
-from bot.errors import StoreError
+from bot.errors import DatabaseUnavailable, StoreError
 from bot.store.postgres.connection import open_pool, scrub
 from bot.store.postgres.keys import NAMESPACE, WRITING
 from bot.store.postgres.schema import schema_version
@@ -101,7 +101,7 @@ class Database:
             async with self._pool.acquire() as connection:
                 return await schema_version(connection)
         except Exception as exc:
-            self._raise_unusable(exc, "cannot use")
+            await self._raise_unusable(exc, "cannot use")
 
     @asynccontextmanager
     async def transaction(self, *, take_turns: bool = False) -> AsyncIterator[Writer]:
@@ -126,18 +126,29 @@ class Database:
                 finally:
                     _TRANSACTION.reset(token)
         except Exception as exc:
-            self._raise_unusable(exc, "cannot write to")
+            await self._raise_unusable(exc, "cannot write to")
 
     async def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        """Return every row of a query (rows are read by column name)."""
+        """Return every row of a query (rows are read by column name).
+
+        A read outside a transaction whose session was lost (a server restart ends every
+        pooled one) is tried once more on a new connection: the restart is then invisible.
+        """
         try:
             connection = _TRANSACTION.get()
             if connection is not None:
                 return await connection.fetch(numbered(sql), *params)
+            try:
+                async with self._pool.acquire() as pooled:
+                    return await pooled.fetch(numbered(sql), *params)
+            except Exception as exc:
+                if not _session_lost(exc):
+                    raise
+                await self._pool.expire_connections()
             async with self._pool.acquire() as pooled:
                 return await pooled.fetch(numbered(sql), *params)
         except Exception as exc:
-            self._raise_unusable(exc, "cannot use")
+            await self._raise_unusable(exc, "cannot use")
 
     async def first(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         """Return a query's first row: for a key, a count, a ``LIMIT 1``."""
@@ -149,7 +160,7 @@ class Database:
         row = await self.first(sql, params)
         return None if row is None else row[0]
 
-    def _raise_unusable(self, exc: Exception, doing: str) -> NoReturn:
+    async def _raise_unusable(self, exc: Exception, doing: str) -> NoReturn:
         """Raise ``exc`` as a ``StoreError`` when it is the database's condition, else as is.
 
         A row that breaks a constraint, or a value the database cannot hold (a number too
@@ -169,5 +180,21 @@ class Database:
         ):
             raise exc
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        message = f"{doing} {self.target.redacted}: {text}"
-        raise StoreError(scrub(message, self.target)) from exc
+        message = scrub(f"{doing} {self.target.redacted}: {text}", self.target)
+        if _session_lost(exc) or isinstance(exc, asyncpg.CannotConnectNowError | OSError):
+            await self._pool.expire_connections()  # the next request starts on new sessions
+            raise DatabaseUnavailable(message) from exc
+        raise StoreError(message) from exc
+
+
+def _session_lost(exc: BaseException) -> bool:
+    """Tell whether ``exc`` says the session itself ended (a restart, a dropped connection)."""
+    import asyncpg
+
+    lost = (
+        asyncpg.ConnectionDoesNotExistError,
+        asyncpg.AdminShutdownError,
+        asyncpg.CrashShutdownError,
+        ConnectionError,
+    )
+    return isinstance(exc, lost)
