@@ -7,13 +7,15 @@ import io
 import json
 import logging
 import signal
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from bot.logs import LogFormat, configure_logging, log_context, tag_task
-from tests.chat.conftest import make_server
+from tests.chat.conftest import eventually, make_server
 from tests.fake_discord import FakeDiscord
 from tests.test_app import bot_env, run_newsbot
 
@@ -106,10 +108,23 @@ def test_discord_py_chatter_is_quiet_unless_debugging(output: io.StringIO) -> No
 async def test_newsbot_run_logs_json_with_ids_and_never_its_token(tmp_path: Path) -> None:
     async with FakeDiscord() as fake:
         home = make_server(fake, "home")
-        env = bot_env(tmp_path, DISCORD_TOKEN=fake.token, NEWSBOT_LOG_FORMAT="json", **fake.env())
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        env = bot_env(
+            tmp_path, DISCORD_TOKEN=fake.token, NEWSBOT_LOG_FORMAT="json",
+            NEWSBOT_HTTP=f"127.0.0.1:{port}", **fake.env(),
+        )  # fmt: skip
         process = await run_newsbot(tmp_path, env)
         try:
             await fake.wait_for_shards(1, timeout=30)
+            async with aiohttp.ClientSession() as session:  # newsbot run serves NEWSBOT_HTTP
+
+                async def readiness() -> int:
+                    async with session.get(f"http://127.0.0.1:{port}/readyz") as ready:
+                        return ready.status
+
+                await eventually(readiness, lambda status: status == 200, timeout=15)
             handle = await fake.send_command(home.guild, home.channel, home.admin, "post now")
             await handle.followup(timeout=30)
         finally:
