@@ -373,3 +373,23 @@ def test_load_full_finds_an_edit_that_kept_size_and_time(
     assert "1 updated, 0 unchanged" in capsys.readouterr().out
     assert main(["--db", "x.db", "load", "--full", str(articles_dir)]) == 0
     assert "0 updated, 1 unchanged" in capsys.readouterr().out  # read again, same bytes
+
+
+def test_every_lookup_command_works_on_a_postgresql_url(
+    postgres_url: str, articles_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_article(
+        articles_dir, "1.md", 1, title="Rocket reaches orbit", topics=["Space"], quality=80
+    )
+    write_article(articles_dir, "2.md", 2, title="Chip fab opens", topics=["AI"], quality=70)
+    assert main(["--db", postgres_url, "load", str(articles_dir)]) == 0
+    assert "2 added" in capsys.readouterr().out
+    assert main(["--db", postgres_url, "load", str(articles_dir)]) == 0  # incremental
+    assert "2 unchanged" in capsys.readouterr().out
+    assert main(["--db", postgres_url, "topics"]) == 0
+    assert {"Space", "AI"} <= set(capsys.readouterr().out.split())
+    assert main(["--db", postgres_url, "search", "rocket"]) == 0
+    assert "Rocket reaches orbit" in capsys.readouterr().out
+    assert main(["--db", postgres_url, "news", "AI"]) == 0
+    assert "Chip fab opens" in capsys.readouterr().out
+    assert main(["--db", postgres_url, "post", "--dry-run"]) == 0
