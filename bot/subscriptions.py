@@ -1,4 +1,4 @@
-"""Channel subscriptions: a channel follows a topic, above a minimum quality."""
+"""Channel subscriptions: a channel follows a topic, above a minimum quality, with options."""
 
 from __future__ import annotations
 
@@ -8,6 +8,44 @@ from typing import Literal
 
 Mode = Literal["each", "digest"]
 MODES: tuple[Mode, ...] = ("each", "digest")
+SameStory = Literal["skip", "post"]
+SAME_STORY: tuple[SameStory, ...] = ("skip", "post")
+Style = Literal["embed", "compact"]
+STYLES: tuple[Style, ...] = ("embed", "compact")
+MAX_PROVIDERS = 25  # per list: as many as Discord shows choices
+MAX_PER_DAY = 100
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionOptions:
+    """What a moderator shaped: which articles a subscription takes, and how they show.
+
+    Every option but the style ones decides whether an article is due; the store checks
+    them in the database (``bot.store.due``).
+    """
+
+    include: str | None = None  # a filter query (bot.store.fulltext): only matching articles
+    exclude: str | None = None  # a filter query: never matching articles
+    providers: tuple[str, ...] = ()  # only these providers' articles (domains)
+    exclude_providers: tuple[str, ...] = ()  # never these providers' articles (domains)
+    mention_role_id: int | None = None  # the one role each post pings
+    same_story: SameStory = "skip"  # skip articles of a story the channel already got
+    max_per_day: int | None = None  # posts per channel per UTC day (the lowest cap wins)
+    style: Style = "embed"  # or one line per article, with Discord's link preview
+    thread: bool = False  # open a thread on each post (text channels)
+
+    def style_of(self, topic: str) -> DeliveryStyle:
+        """Return how this subscription's articles are posted."""
+        return DeliveryStyle(
+            mention_role_id=self.mention_role_id,
+            compact=self.style == "compact",
+            thread=self.thread,
+            forum_tag=topic,
+        )
+
+
+#: A subscription as ``/subscribe`` makes it when given no option.
+DEFAULT_OPTIONS = SubscriptionOptions()
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +62,12 @@ class Subscription:
     mode: Mode = "each"  # one message per article, or one digest message per run
     paused_reason: str | None = None
     paused_at: datetime | None = None
+    options: SubscriptionOptions = DEFAULT_OPTIONS
+
+    @property
+    def style(self) -> DeliveryStyle:
+        """Return how articles are posted for this subscription."""
+        return self.options.style_of(self.topic)
 
     @property
     def active(self) -> bool:
@@ -70,6 +114,7 @@ class OutboxMessage:
     article_ids: tuple[int, ...]
     created_at: datetime
     attempts: int = 0
+    style: DeliveryStyle = PLAIN  # how it shows: a resend shows as the first try
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,3 +26,65 @@ def search_terms(text: str) -> list[str]:
         if len(terms) == MAX_TERMS:
             break
     return list(terms.values())
+
+
+# -- filter queries -----------------------------------------------------------------------
+#
+# A subscription's ``include`` and ``exclude`` options are queries in a small language,
+# checked where they are typed and matched by the database against an article's title and
+# excerpt, with the same stemming as search:
+#
+#     ai chips              both words, anywhere, in any order
+#     "ai chips"            the words together, in this order (a phrase)
+#     nvidia OR "amd chips" either side of OR (OR in capitals)
+#
+# Case and punctuation do not matter. There are no regular expressions: a pattern can make
+# a database scan for seconds, and one server's pattern would stall posting for all.
+
+MAX_FILTER_CHARS = 200
+MAX_FILTER_TERMS = 32
+
+_TOKEN = re.compile(r'"[^"]*"?|[^\s"]+')
+
+#: A phrase: its words, in order (one word is a phrase of one).
+Phrase = tuple[str, ...]
+
+
+class QueryError(ValueError):
+    """A filter query that cannot be used; the message says why, for the person who typed it."""
+
+
+class FilterQuery(tuple[tuple[Phrase, ...], ...]):
+    """A filter query: alternatives (joined by OR), each a conjunction of phrases."""
+
+    __slots__ = ()
+
+    @property
+    def text(self) -> str:
+        """Return the query written out plainly: what it shows as, and what is stored."""
+        return " OR ".join(
+            " ".join(phrase[0] if len(phrase) == 1 else f'"{" ".join(phrase)}"' for phrase in alt)
+            for alt in self
+        )
+
+
+def parse_filter(text: str) -> FilterQuery:
+    """Return the query ``text`` asks for, or raise ``QueryError`` saying what is wrong."""
+    if len(text) > MAX_FILTER_CHARS:
+        raise QueryError(f"is {len(text)} characters long; keep it to {MAX_FILTER_CHARS}")
+    alternatives: list[list[Phrase]] = [[]]
+    terms = 0
+    for token in _TOKEN.findall(text):
+        if token == "OR":
+            alternatives.append([])
+            continue
+        words = tuple(w.group().replace("\u2019", "'").casefold() for w in _WORD.finditer(token))
+        if words:
+            alternatives[-1].append(words)
+            terms += len(words)
+    kept = [tuple(dict.fromkeys(alt)) for alt in alternatives if alt]
+    if not kept:
+        raise QueryError("has no word to look for" if text.strip() else "is empty")
+    if terms > MAX_FILTER_TERMS:
+        raise QueryError(f"has {terms} words; keep it to {MAX_FILTER_TERMS}")
+    return FilterQuery(tuple(dict.fromkeys(kept)))

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from bot.store import limits, sql
+from bot.store.fulltext import FilterQuery
 from bot.store.postgres.database import Database
 
 CONFIG = "newsbot_english"  # the text search configuration of the search column
@@ -83,3 +84,14 @@ async def matches(
     )
     ids = [row["id"] for row in rows]
     return Matches(ids, cap, True) if total > cap else Matches(ids, total, False)
+
+
+def filter_tsquery(query: FilterQuery) -> tuple[str, list[str]]:
+    """Return the tsquery of a subscription's filter query: SQL and its parameters.
+
+    Each phrase is ``phraseto_tsquery`` (one word: as ``plainto_tsquery``); phrases of an
+    alternative are joined with ``&&``, alternatives with ``||``.
+    """
+    phrase = f"phraseto_tsquery('{CONFIG}', ?::text)"
+    sql_text = " || ".join("(" + " && ".join([phrase] * len(alt)) + ")" for alt in query)
+    return sql_text, [" ".join(words) for alt in query for words in alt]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from bot.store import limits, sql
+from bot.store.fulltext import FilterQuery
 from bot.store.sqlite.database import Database
 
 
@@ -74,3 +75,11 @@ async def matches(
     )
     ids = [row["rowid"] for row in rows]
     return Matches(ids, cap, True) if total > cap else Matches(ids, total, False)
+
+
+def filter_expression(query: FilterQuery) -> str:
+    """Return the FTS5 MATCH expression of a subscription's filter query."""
+    return " OR ".join(
+        "(" + " ".join('"' + " ".join(phrase) + '"' for phrase in alternative) + ")"
+        for alternative in query
+    )
