@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal, Protocol
 
-from bot.articles import Article, topic_key
+from bot.articles import Article
 from bot.errors import (
     ChannelForbidden,
     ChannelGone,
@@ -37,6 +37,8 @@ from bot.errors import (
 )
 from bot.logs import tag_task
 from bot.store import Store
+from bot.store.due import Reason
+from bot.store.rows import story_url
 from bot.subscriptions import PLAIN, DeliveryStyle, DueArticle, OutboxMessage, Subscription
 
 log = logging.getLogger(__name__)
@@ -99,6 +101,7 @@ class PlannedMessage:
     guild_id: int
     articles: tuple[Article, ...]
     since: datetime | None = None  # of an earlier, unconfirmed send: when it was first tried
+    style: DeliveryStyle = PLAIN
 
     @property
     def resend(self) -> bool:
@@ -149,6 +152,111 @@ class Scope:
     topic: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """Why a run keeps an article that is due for a later run."""
+
+    reason: Literal["same_story_in_run", "daily_cap", "max_per_run"]
+    other: Article | None = None  # same_story_in_run: the article of the story that goes
+    cap: int | None = None  # daily_cap: the channel's posts per day
+
+
+@dataclass(slots=True)
+class ChannelPlan:
+    """What a run sends to one channel, and which due articles it keeps for later."""
+
+    messages: list[PlannedMessage] = field(default_factory=list)
+    held: dict[int, Hold] = field(default_factory=dict)
+
+
+class Planner:
+    """Decides what a run sends to a channel: the store's due articles, then the run's own
+    choices (one article per story, the daily cap, ``max_per_run``).
+
+    Runs, previews, dry runs and ``/news why`` all plan through here.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        max_per_run: int = 5,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store = store
+        self.max_per_run = max_per_run
+        self.clock = clock
+
+    async def plan(
+        self,
+        channel_id: int,
+        subs: Sequence[Subscription],
+        topic: str | None = None,
+        *,
+        forget_stale: bool = False,
+    ) -> ChannelPlan:
+        """Return what a run would send to a channel with these (active) subscriptions."""
+        guild_id = subs[0].guild_id
+        plan = ChannelPlan()
+        for message in await self.store.ledger.outbox(channel_id):
+            articles = tuple(await self.store.articles.many(message.article_ids))
+            if articles:
+                plan.messages.append(
+                    PlannedMessage(channel_id, guild_id, articles, message.created_at,
+                                   message.style)
+                )  # fmt: skip
+        due = await self.store.ledger.due_articles(
+            channel_id, topic=topic, forget_stale=forget_stale
+        )
+        by_id = {sub.id: sub for sub in subs}
+        due = [item for item in due if item.subscription_id in by_id]
+        if not due:
+            return plan
+        room = self.max_per_run - sum(len(m.articles) for m in plan.messages)
+        window = due[: max(room, 0) * 2 + DIGEST_SIZE]  # one story may hold several
+        loaded = {a.id: a for a in await self.store.articles.many([d.article_id for d in window])}
+        chosen: list[tuple[DueArticle, Article]] = []
+        sent = [a for m in plan.messages for a in m.articles]
+        for item in due:
+            article = loaded.get(item.article_id)
+            if article is None or len(chosen) >= room:
+                plan.held[item.article_id] = Hold("max_per_run")
+                continue
+            if by_id[item.subscription_id].options.same_story == "skip":
+                other = next((o for o in sent if same_story(o, article)), None)
+                if other is not None:
+                    plan.held[item.article_id] = Hold("same_story_in_run", other=other)
+                    continue
+            chosen.append((item, article))
+            sent.append(article)
+        messages = [
+            PlannedMessage(channel_id, guild_id, articles, style=style)
+            for articles, style in _messages(chosen, by_id)
+        ]
+        caps = [s.options.max_per_day for s in subs if s.options.max_per_day is not None]
+        if caps:
+            cap = min(caps)
+            midnight = self.clock().astimezone(UTC).replace(hour=0, minute=0, second=0,
+                                                           microsecond=0)  # fmt: skip
+            posted = await self.store.ledger.posts_since(channel_id, midnight)
+            left = max(0, cap - posted - len(plan.messages))
+            for over in messages[left:]:
+                for article in over.articles:
+                    plan.held[article.id] = Hold("daily_cap", cap=cap)
+            messages = messages[:left]
+        plan.messages.extend(messages)
+        return plan
+
+
+def same_story(one: Article, other: Article) -> bool:
+    """Tell whether two articles are the same story: one lists the other as related coverage."""
+    return other.url in _story_urls(one) or one.url in _story_urls(other)
+
+
+def _story_urls(article: Article) -> set[str]:
+    return {story_url(item.url) for item in article.related}
+
+
 class Poster:
     """Runs the posting pipeline; one run at a time per process."""
 
@@ -168,7 +276,7 @@ class Poster:
         self.guard = guard
         self.observe = observe
         self.sender = sender
-        self.max_per_run = max_per_run
+        self.planner = Planner(store, max_per_run=max_per_run, clock=clock)
         self.owns_guild = owns_guild
         self.clock = clock
         self.channels_at_once = channels_at_once
@@ -219,7 +327,7 @@ class Poster:
         planned: list[PlannedMessage] = []
         subscriptions = await self._subscriptions(scope)
         for channel_id, subs in _by_channel(s for s in subscriptions if s.active).items():
-            planned.extend(await self._plan_channel(channel_id, subs, scope))
+            planned.extend((await self.planner.plan(channel_id, subs, scope.topic)).messages)
         return planned
 
     async def _subscriptions(self, scope: Scope) -> list[Subscription]:
@@ -251,35 +359,12 @@ class Poster:
                 resumed.append(sub)
         return resumed
 
-    async def _plan_channel(
-        self, channel_id: int, subs: list[Subscription], scope: Scope
-    ) -> list[PlannedMessage]:
-        guild_id = subs[0].guild_id
-        planned = [
-            PlannedMessage(
-                channel_id,
-                guild_id,
-                tuple(await self.store.articles.many(m.article_ids)),
-                since=m.created_at,
-            )
-            for m in await self.store.ledger.outbox(channel_id)
-        ]
-        room = self.max_per_run - sum(len(m.articles) for m in planned)
-        if room <= 0:
-            return planned
-        due = await self.store.ledger.due_articles(channel_id, topic=scope.topic, limit=room)
-        articles = {a.id: a for a in await self.store.articles.many([d.article_id for d in due])}
-        planned.extend(
-            PlannedMessage(channel_id, guild_id, tuple(articles[i] for i in ids if i in articles))
-            for ids in _messages(due)
-        )
-        return [m for m in planned if m.articles]
-
     async def _serve_channel(
         self, channel_id: int, subs: list[Subscription], scope: Scope
     ) -> ChannelOutcome:
         outcome = ChannelOutcome(subs[0].guild_id, channel_id)
-        messages = await self._plan_channel(channel_id, subs, scope)
+        plan = await self.planner.plan(channel_id, subs, scope.topic, forget_stale=True)
+        messages = plan.messages
         if not messages:
             outcome.skipped = "nothing due"
         for message in messages:
@@ -287,7 +372,9 @@ class Poster:
             nonce = message_nonce(channel_id, ids)
             if not message.resend:
                 await self.store.ledger.add_outbox(
-                    OutboxMessage(nonce, message.guild_id, channel_id, ids, self.clock())
+                    OutboxMessage(
+                        nonce, message.guild_id, channel_id, ids, self.clock(), style=message.style
+                    )
                 )
             elif (found := await self._sent_earlier(message)) is not None:
                 await self.store.ledger.record_delivery(nonce, found, self.clock())
@@ -295,7 +382,9 @@ class Poster:
                          channel_id, ids, found)  # fmt: skip
                 continue
             try:
-                message_id = await self.sender.send(channel_id, message.articles, nonce)
+                message_id = await self.sender.send(
+                    channel_id, message.articles, nonce, message.style
+                )
             except ChannelForbidden as exc:
                 if not message.resend:  # refused, so never made; a resend's first try may have
                     await self.store.ledger.drop_outbox(nonce)  # been: it waits for the resume
@@ -336,7 +425,9 @@ class Poster:
         if message.since is None or self.clock() - message.since < NONCE_TRUSTED:
             return None
         try:
-            return await self.sender.find_sent(message.channel_id, message.articles, message.since)
+            return await self.sender.find_sent(
+                message.channel_id, message.articles, message.since, message.style
+            )
         except DeliveryError as exc:  # no Read Message History, or Discord trouble
             log.warning("channel %s: cannot look for an unconfirmed message (%s); sending it "
                         "again, which could show it twice", message.channel_id, exc)  # fmt: skip
@@ -347,52 +438,60 @@ class Poster:
         log.warning("channel %s: %s; removed %d subscriptions", channel_id, why, removed)
 
 
+#: Why an article did or did not go to a subscription's channel: a rule it fails
+#: (``bot.store.due``), a run's choice (``Hold``), or "waiting" (it goes next run).
+Verdict = Reason | Literal["waiting", "same_story_in_run", "daily_cap", "max_per_run"]
+
+
 @dataclass(frozen=True, slots=True)
 class Explanation:
     """Why one subscription did or did not get one article."""
 
     subscription: Subscription
-    reason: Literal[
-        "delivered", "published_at_source", "quality_unknown", "below_threshold",
-        "before_subscription", "paused", "queued", "waiting", "refused",
-    ]  # fmt: skip
-    when: datetime | None = None  # delivered at / loaded at
+    reason: Verdict
+    when: datetime | None = None  # delivered at / loaded at / the story's article posted at
+    other_url: str | None = None  # the same story's article, delivered or going first
+    cap: int | None = None  # daily_cap: the channel's posts per day
 
 
-async def explain(store: Store, article: Article, guild_id: int) -> list[Explanation]:
-    """Say why each of a server's subscriptions to the article's topics got it or not."""
-    topics = {topic_key(t) for t in article.topics}
-    loaded = await store.articles.loaded_at(article.id)
-    queued = {
-        i for m in await store.ledger.outbox() for i in m.article_ids if m.guild_id == guild_id
-    }
+async def explain(planner: Planner, article: Article, guild_id: int) -> list[Explanation]:
+    """Say why each of a server's subscriptions to the article's topics got it or not.
+
+    The rules are checked in the database, as a run's selection is (``bot.store.due``);
+    an article that holds every rule is then planned as a run would plan it.
+    """
+    store = planner.store
+    verdicts = await store.ledger.verdicts(article.id, guild_id)
+    subs = {s.id: s for s in await store.subscriptions.in_guild(guild_id)}
+    plans: dict[int, ChannelPlan] = {}
     found = []
-    for sub in await store.subscriptions.in_guild(guild_id):
-        if topic_key(sub.topic) not in topics:
-            continue
-        delivery = await store.ledger.delivery(article.id, sub.channel_id)
-        if delivery is not None:
-            found.append(Explanation(sub, "delivered", delivery.delivered_at))
-        elif await store.ledger.refusal(article.id, sub.channel_id) is not None:
-            found.append(Explanation(sub, "refused"))
-        elif article.source_published:
-            found.append(Explanation(sub, "published_at_source"))
-        elif article.quality is None:
-            found.append(Explanation(sub, "quality_unknown"))
-        elif article.quality < sub.min_quality:
-            found.append(Explanation(sub, "below_threshold"))
-        elif (
-            loaded is not None
-            and loaded < sub.created_at
-            and not await store.ledger.in_backfill(sub.id, article.id)
-        ):
-            found.append(Explanation(sub, "before_subscription", loaded))
-        elif not sub.active:
-            found.append(Explanation(sub, "paused"))
-        elif article.id in queued:
-            found.append(Explanation(sub, "queued"))
+    for sub_id, reason in verdicts.items():
+        sub = subs[sub_id]
+        if reason == "delivered":
+            delivery = await store.ledger.delivery(article.id, sub.channel_id)
+            found.append(Explanation(sub, reason, delivery.delivered_at if delivery else None))
+        elif reason == "before_subscription":
+            found.append(Explanation(sub, reason, await store.articles.loaded_at(article.id)))
+        elif reason == "same_story":
+            story = await store.ledger.story_delivery(article.id, sub.channel_id)
+            if story is None:
+                found.append(Explanation(sub, reason))
+            else:
+                url, delivery = story
+                found.append(Explanation(sub, reason, delivery.delivered_at, url))
+        elif reason is not None:
+            found.append(Explanation(sub, reason))
         else:
-            found.append(Explanation(sub, "waiting"))
+            if sub.channel_id not in plans:
+                active = [s for s in subs.values() if s.channel_id == sub.channel_id and s.active]
+                plans[sub.channel_id] = await planner.plan(sub.channel_id, active)
+            plan = plans[sub.channel_id]
+            hold = plan.held.get(article.id)
+            if hold is None:
+                found.append(Explanation(sub, "waiting"))
+            else:
+                other = hold.other.link if hold.other else None
+                found.append(Explanation(sub, hold.reason, other_url=other, cap=hold.cap))
     return found
 
 
@@ -403,16 +502,21 @@ def _by_channel(subscriptions: Iterable[Subscription]) -> dict[int, list[Subscri
     return dict(grouped)
 
 
-def _messages(due: Sequence[DueArticle]) -> list[tuple[int, ...]]:
-    """Group due articles (best first) into messages: one each, or digests of up to ten."""
-    messages: list[list[int]] = []
-    digest: list[int] | None = None
-    for item in due:
+def _messages(
+    chosen: Sequence[tuple[DueArticle, Article]], subs: dict[int, Subscription]
+) -> list[tuple[tuple[Article, ...], DeliveryStyle]]:
+    """Group chosen articles (best first) into messages: one each, or digests of up to ten
+    articles shown the same way."""
+    messages: list[tuple[list[Article], DeliveryStyle]] = []
+    digests: dict[DeliveryStyle, list[Article]] = {}
+    for item, article in chosen:
+        style = subs[item.subscription_id].style
         if item.mode == "each":
-            messages.append([item.article_id])
+            messages.append(([article], style))
             continue
+        digest = digests.get(style)
         if digest is None or len(digest) == DIGEST_SIZE:
-            digest = []
-            messages.append(digest)
-        digest.append(item.article_id)
-    return [tuple(message) for message in messages]
+            digest = digests[style] = []
+            messages.append((digest, style))
+        digest.append(article)
+    return [(tuple(articles), style) for articles, style in messages]

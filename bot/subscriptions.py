@@ -124,3 +124,14 @@ class DueArticle:
     article_id: int
     subscription_id: int
     mode: Mode
+
+
+@dataclass(frozen=True, slots=True)
+class AlertChannel:
+    """Where a server hears that posting stopped or resumed somewhere (``/alerts``)."""
+
+    guild_id: int
+    channel_id: int
+    set_by: int | None = None
+    failure: str | None = None  # why the last alert could not be posted; None: it was
+    failed_at: datetime | None = None

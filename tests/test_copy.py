@@ -31,7 +31,7 @@ from bot.store.copy import TABLES, copy_database, reading
 from bot.store.postgres.dump import PostgresWriter
 from bot.store.sqlite.dump import SqliteWriter
 from bot.store.target import SqliteTarget, parse_target
-from bot.subscriptions import OutboxMessage
+from bot.subscriptions import PLAIN, DeliveryStyle, OutboxMessage, SubscriptionOptions
 from tests.factories import draft, save, write_article
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,10 +82,22 @@ async def fill(store: Store, articles_dir: Path) -> None:
                          created_by=99, backfill=2)  # fmt: skip
     paused, _ = await subs.subscribe(guild_id=2, channel_id=20, topic="Chips", min_quality=10)
     await subs.pause(paused.id, "the bot lacks Embed Links")
+    shaped = SubscriptionOptions(
+        include='test OR "article number"', exclude="crypto", providers=("example.com",),
+        exclude_providers=("other.example",), mention_role_id=77, same_story="post",
+        max_per_day=3, style="compact", thread=True,
+    )  # fmt: skip
+    await subs.subscribe(guild_id=2, channel_id=21, topic="AI", min_quality=0, options=shaped)
+    await save(store, draft(105, topics=["AI"], quality=90))  # a candidate for channels 10, 21
+    await store.alerts.set_channel(2, 22, set_by=99)
+    await store.alerts.record_failure(2, "Missing Access")
     ids = sorted(a.id for a in (await store.articles.latest(limit=100)).articles)
     ledger = store.ledger
     for number, (channel, articles) in enumerate([(10, ids[:2]), (10, ids[2:3]), (11, ids[3:6])]):
-        await ledger.add_outbox(OutboxMessage(f"n{number}", 1, channel, tuple(articles), T0))
+        style = DeliveryStyle(mention_role_id=5, compact=True) if number == 2 else PLAIN
+        await ledger.add_outbox(
+            OutboxMessage(f"n{number}", 1, channel, tuple(articles), T0, style=style)
+        )
     await ledger.record_delivery("n0", 555, T0 + timedelta(seconds=1))
     await ledger.record_refusal("n1", "Invalid Form Body", T0 + timedelta(seconds=2))
     await ledger.count_outbox_attempt("n2")

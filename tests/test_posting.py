@@ -24,7 +24,7 @@ from bot.errors import (
 from bot.parsing import build_draft
 from bot.posting import Poster, Scope, explain, message_nonce, owns_guild_for
 from bot.store import Store
-from bot.subscriptions import OutboxMessage
+from bot.subscriptions import PLAIN, DeliveryStyle, OutboxMessage
 from tests.backends import sqlite_only
 from tests.factories import article_fields
 
@@ -47,9 +47,12 @@ class MemorySender:
     refused: set[int] = field(default_factory=set)  # article ids Discord will not take
     unreadable: set[int] = field(default_factory=set)  # channels without Read Message History
     searched: list[int] = field(default_factory=list)
+    styles: dict[str, DeliveryStyle] = field(default_factory=dict)  # by nonce
     gate: asyncio.Event | None = None
 
-    async def send(self, channel_id: int, articles: Sequence[Article], nonce: str) -> int:
+    async def send(
+        self, channel_id: int, articles: Sequence[Article], nonce: str, style: DeliveryStyle = PLAIN
+    ) -> int:
         if self.gate is not None:
             await self.gate.wait()
         if channel_id in self.gone:
@@ -63,6 +66,7 @@ class MemorySender:
         if nonce in self.by_nonce:
             return self.by_nonce[nonce]
         self.by_nonce[nonce] = 1000 + len(self.sent)
+        self.styles[nonce] = style
         self.sent.append((channel_id, tuple(a.id for a in articles), nonce))
         return self.by_nonce[nonce]
 
@@ -72,7 +76,11 @@ class MemorySender:
         return channel_id not in self.forbidden
 
     async def find_sent(
-        self, channel_id: int, articles: Sequence[Article], since: datetime
+        self,
+        channel_id: int,
+        articles: Sequence[Article],
+        since: datetime,
+        style: DeliveryStyle = PLAIN,
     ) -> int | None:
         self.searched.append(channel_id)
         if channel_id in self.unreadable:
@@ -473,7 +481,7 @@ async def test_an_article_discord_refuses_never_blocks_the_channel(
     assert sender.articles_in(10) == [good, later]  # the refused one is not tried again
     article = await store.articles.get(bad)
     assert article is not None
-    (why,) = await explain(store, article, GUILD)
+    (why,) = await explain(poster.planner, article, GUILD)
     assert why.reason == "refused"
 
 

@@ -123,7 +123,7 @@ class NewsBot(commands.AutoShardedBot):
 
     async def add_cogs(self) -> None:
         """Add the command groups: news lookups, subscriptions, posting."""
-        await self.add_cog(NewsCog(self.store, self.settings, self.live_pagers))
+        await self.add_cog(NewsCog(self.poster.planner, self.settings, self.live_pagers))
         await self.add_cog(SubscriptionsCog(self.store, self.settings))
         await self.add_cog(PostingCog(self.store, self.poster))
 

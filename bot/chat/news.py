@@ -21,8 +21,8 @@ from bot.chat.replies import NO_MENTIONS
 from bot.chat.views import ArticlePager, FetchPage
 from bot.config import Settings
 from bot.errors import UserError
-from bot.posting import Explanation, explain
-from bot.store import ArticleStore, Store
+from bot.posting import Explanation, Planner, explain
+from bot.store import ArticleStore
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +45,10 @@ def quote(text: str, limit: int = 80) -> str:
 def why_line(explanation: Explanation, article: Article) -> str:
     """Return one subscription's answer to "why was this (not) posted here?"."""
     sub = explanation.subscription
+    options = sub.options
     where = f"<#{sub.channel_id}> · **{quote(sub.topic)}**: "
     when = discord.utils.format_dt(explanation.when, "f") if explanation.when else ""
+    other = f"<{explanation.other_url}>" if explanation.other_url else "another article"
     reasons = {
         "delivered": f"posted {when}.",
         "published_at_source": "not posted: the source had already published it.",
@@ -59,10 +61,24 @@ def why_line(explanation: Explanation, article: Article) -> str:
             f"not posted: it arrived {when}, before this channel subscribed "
             f"{discord.utils.format_dt(sub.created_at, 'f')}; only newer articles are posted."
         ),
+        "provider_not_listed": (
+            f"not posted: provider {article.provider.domain} is not among this channel's "
+            f"providers ({', '.join(options.providers)})."
+        ),
+        "provider_excluded": f"not posted: provider {article.provider.domain} excluded.",
+        "not_included": f"not posted: not in include `{options.include}`.",
+        "excluded": f"not posted: matched exclude `{options.exclude}`.",
+        "same_story": f"not posted: same story as {other}, posted {when}.",
+        "same_story_in_run": f"due, but the same story as {other} goes first in the next run.",
+        "daily_cap": (
+            f"not posted yet: daily cap of {explanation.cap} reached (resets at 00:00 UTC)."
+        ),
+        "max_per_run": "due: it waits behind better articles and goes in a later run.",
         "paused": f"not posted yet: the subscription is paused ({sub.paused_reason}).",
         "queued": "being posted: waiting for Discord to confirm the message.",
         "waiting": "due: it goes out with the next posting run (best quality first).",
         "refused": "not posted: Discord refused every form of the message in this channel.",
+        "not_on_topic": "not posted: it is no longer on this topic.",
     }
     return where + reasons[explanation.reason]
 
@@ -87,8 +103,9 @@ class NewsCog(commands.Cog):
 
     news = app_commands.Group(name="news", description="Look up the news")
 
-    def __init__(self, store: Store, settings: Settings, live_pagers: set[str]) -> None:
-        self.store = store
+    def __init__(self, planner: Planner, settings: Settings, live_pagers: set[str]) -> None:
+        self.planner = planner  # /news why plans as a run does
+        self.store = planner.store
         self.settings = settings
         self.live_pagers = live_pagers
 
@@ -255,7 +272,7 @@ class NewsCog(commands.Cog):
                 f"I have no article at <{quote(article, 200)}>. Give its link exactly as shown "
                 "in an article embed (the title links to it)."
             )
-        explanations = await explain(self.store, found, interaction.guild_id)
+        explanations = await explain(self.planner, found, interaction.guild_id)
         lines = [why_line(e, found) for e in explanations]
         if not found.topics:
             lines = ["It has no topic, so no subscription can get it."]

@@ -75,7 +75,9 @@ def _table(name: str, key: str, columns: str) -> Table:
 
 # Not here, because the target derives them: providers.article_count, topics.article_count,
 # topic_spellings, quality_counts, topic_quality_counts and the full-text index. A topic's
-# name is copied: it is the most used spelling only while the topic has articles.
+# name is copied: it is the most used spelling only while the topic has articles. Nor a
+# subscription's compiled filters (include_match, exclude_match): each backend compiles
+# the queries its own way, and the target does so from the copied queries.
 TABLES: tuple[Table, ...] = (
     _table("providers", "id", "id:int domain:text name:text"),
     _table(
@@ -96,14 +98,22 @@ TABLES: tuple[Table, ...] = (
         "related",
         "article_id position",
         "article_id:int position:int title:text url:text excerpt:text published_at:time "
-        "provider:json quality:int type:text amp_url:text cdn_amp_url:text images:json",
+        "provider:json quality:int type:text amp_url:text cdn_amp_url:text images:json "
+        "story_url:text",
     ),
     _table("source_files", "path", "path:text size:int mtime_ns:int digest:text url:text"),
     _table(
         "subscriptions",
         "id",
         "id:int guild_id:int channel_id:int topic_key:text topic_name:text min_quality:int "
-        "created_at:time created_by:int paused_reason:text paused_at:time mode:text",
+        "created_at:time created_by:int paused_reason:text paused_at:time mode:text "
+        "include_query:text exclude_query:text mention_role_id:int same_story:text "
+        "max_per_day:int style:text thread:bool",
+    ),
+    _table(
+        "subscription_providers",
+        "subscription_id rule domain",
+        "subscription_id:int rule:text domain:text",
     ),
     _table("state", "key", "key:text value:text"),
     _table(
@@ -114,13 +124,24 @@ TABLES: tuple[Table, ...] = (
     _table(
         "outbox",
         "nonce",
-        "nonce:text guild_id:int channel_id:int article_ids:ids created_at:time attempts:int",
+        "nonce:text guild_id:int channel_id:int article_ids:ids created_at:time attempts:int "
+        "style:json",
     ),
     _table("backfill", "subscription_id article_id", "subscription_id:int article_id:int"),
     _table(
         "refusals",
         "article_id channel_id",
         "article_id:int channel_id:int reason:text refused_at:time",
+    ),
+    _table(
+        "candidates",
+        "channel_id article_id subscription_id",
+        "channel_id:int article_id:int subscription_id:int",
+    ),
+    _table(
+        "alert_channels",
+        "guild_id",
+        "guild_id:int channel_id:int set_by:int failure:text failed_at:time",
     ),
 )
 

@@ -24,9 +24,18 @@ from bot.articles import (
     TopicCount,
     pickled_as_tuple,
 )
+from bot.store.due import Reason
 from bot.store.limits import MAX_SUGGESTIONS
 from bot.store.rows import ArticleRows
-from bot.subscriptions import Delivery, DueArticle, Mode, OutboxMessage, Subscription
+from bot.subscriptions import (
+    AlertChannel,
+    Delivery,
+    DueArticle,
+    Mode,
+    OutboxMessage,
+    Subscription,
+    SubscriptionOptions,
+)
 
 
 @pickled_as_tuple
@@ -149,11 +158,15 @@ class SubscriptionStore(Protocol):
         created_by: int | None = None,
         mode: Mode = "each",
         backfill: int = 0,
+        options: SubscriptionOptions | None = None,
     ) -> tuple[Subscription, bool]:
-        """Subscribe a channel to a topic, or update its threshold and mode; tell if it is new.
+        """Subscribe a channel to a topic, or update its threshold, mode and options; tell
+        if it is new. ``options`` None keeps an existing subscription's.
 
         A new subscription gets the ``backfill`` best of the topic's recent postable
-        articles from the backlog; everything loaded later is due for it anyway.
+        articles from the backlog; everything loaded later is due for it anyway. When the
+        threshold or an option that decides what is due changes, the topic's articles are
+        weighed again.
         """
         ...
 
@@ -200,14 +213,26 @@ class Ledger(Protocol):
     """What is due where, and what was sent: the outbox, deliveries, refusals and backfill."""
 
     async def due_articles(
-        self, channel_id: int, *, topic: str | None = None, limit: int | None = None
+        self, channel_id: int, *, topic: str | None = None, forget_stale: bool = False
     ) -> list[DueArticle]:
-        """Return what a channel's active subscriptions make due, best quality first.
+        """Return what a channel's subscriptions make due, best quality first.
 
-        Due: on the subscription's topic, not published at the source, of known quality at
-        least the subscription's minimum, loaded after it was made (or picked as its
-        backfill), never delivered to the channel, and not waiting in the outbox.
+        Due: every rule of ``bot.store.due`` holds, for one of the channel's candidates.
+        With ``forget_stale``, candidates that fail a lasting rule are dropped for good.
         """
+        ...
+
+    async def verdicts(self, article_id: int, guild_id: int) -> dict[int, Reason | None]:
+        """Return, for each of a server's subscriptions on the article's topics, the first
+        rule the article fails for it (None: it holds every rule)."""
+        ...
+
+    async def posts_since(self, channel_id: int, since: datetime) -> int:
+        """Return how many messages the channel got since ``since``."""
+        ...
+
+    async def story_delivery(self, article_id: int, channel_id: int) -> tuple[str, Delivery] | None:
+        """Return the first article of the same story delivered to the channel: URL, delivery."""
         ...
 
     async def outbox(self, channel_id: int | None = None) -> list[OutboxMessage]:
@@ -248,6 +273,26 @@ class Ledger(Protocol):
 
     async def in_backfill(self, subscription_id: int, article_id: int) -> bool:
         """Tell whether an article was picked from the backlog for a new subscription."""
+        ...
+
+
+class AlertStore(Protocol):
+    """Where each server hears that posting stopped or resumed somewhere (``/alerts``)."""
+
+    async def channel(self, guild_id: int) -> AlertChannel | None:
+        """Return where a server's alerts go, if it named a channel."""
+        ...
+
+    async def set_channel(self, guild_id: int, channel_id: int, set_by: int | None) -> None:
+        """Send a server's alerts to a channel (forgetting an earlier failure)."""
+        ...
+
+    async def clear(self, guild_id: int) -> bool:
+        """Stop a server's alerts; tell whether it had an alert channel."""
+        ...
+
+    async def record_failure(self, guild_id: int, failure: str | None) -> None:
+        """Remember why the last alert could not be posted (None: it was posted)."""
         ...
 
 
@@ -295,6 +340,11 @@ class Store(Protocol):
     @property
     def ledger(self) -> Ledger:
         """The posting ledger."""
+        ...
+
+    @property
+    def alerts(self) -> AlertStore:
+        """Where servers hear about posting trouble."""
         ...
 
     @property

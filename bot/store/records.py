@@ -7,6 +7,7 @@ backend, already converted.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from typing import Any, Literal
 from bot.articles import Article, Image, Provider, ProviderCount, RelatedItem, TopicCount
 from bot.store.interfaces import SaveOutcome, SourceFile
 from bot.store.rows import ArticleRows
+from bot.subscriptions import PLAIN, DeliveryStyle
 
 #: An article's URL -> its stored id and the file it was loaded from, if that file still holds it.
 Known = Mapping[str, tuple[int, str | None]]
@@ -119,3 +121,16 @@ def provider_count(row: Any) -> ProviderCount:
 def source_file(row: Any) -> SourceFile:
     """Build a remembered file from a (path, size, mtime_ns, digest) row."""
     return SourceFile(row["path"], row["size"], row["mtime_ns"], row["digest"])
+
+
+def style_fields(style: DeliveryStyle) -> dict[str, Any] | None:
+    """Return a message's delivery style as JSON fields (None: plain, as before styles)."""
+    return None if style == PLAIN else dataclasses.asdict(style)
+
+
+def style_from_fields(fields: Mapping[str, Any] | None) -> DeliveryStyle:
+    """Return the delivery style ``style_fields`` made (unknown fields are ignored)."""
+    if not fields:
+        return PLAIN
+    known = {f.name for f in dataclasses.fields(DeliveryStyle)}
+    return DeliveryStyle(**{name: value for name, value in fields.items() if name in known})

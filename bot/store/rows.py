@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from json.encoder import encode_basestring_ascii as _quote  # json.dumps's quoting
 from typing import Any, NamedTuple
 
-from bot.articles import ArticleDraft, Image, Provider, topic_key
+from bot.articles import ArticleDraft, Image, Provider, canonical_url, topic_key
 
 # The columns of each row, in order: the store builds its INSERT statements from these.
 ARTICLE_COLUMNS = (
@@ -25,7 +25,7 @@ ARTICLE_COLUMNS = (
 TOPIC_COLUMNS = ("url", "key", "position", "spelling", "published_at", "quality")
 RELATED_COLUMNS = (
     "url", "position", "title", "related_url", "excerpt", "published_at", "provider", "quality",
-    "type", "amp_url", "cdn_amp_url", "images",
+    "type", "amp_url", "cdn_amp_url", "images", "story_url",
 )  # fmt: skip
 
 
@@ -93,7 +93,16 @@ def article_rows(draft: ArticleDraft) -> ArticleRows:
             format_time(r.published_at) if r.published_at else None,
             provider_json(r.provider) if r.provider else None,
             r.quality, r.type, r.amp_url, r.cdn_amp_url, images_json(r.images),
+            story_url(r.url),
         )
         for position, r in enumerate(draft.related)
     )  # fmt: skip
     return ArticleRows(url, draft.provider.domain, draft.provider.name, article, topics, related)
+
+
+def story_url(url: str) -> str:
+    """Return what tells a related item's story: its canonical URL, or the URL as written."""
+    try:
+        return canonical_url(url)
+    except ValueError:
+        return url

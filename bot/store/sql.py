@@ -37,7 +37,23 @@ SOURCE_FILE_KNOWN_AGAIN = (
 
 SUBSCRIPTIONS = (
     "SELECT id, guild_id, channel_id, topic_name, min_quality, created_at, created_by, mode, "
-    "paused_reason, paused_at FROM subscriptions"
+    "paused_reason, paused_at, include_query, exclude_query, mention_role_id, same_story, "
+    "max_per_day, style, thread FROM subscriptions"
+)
+# A subscription's options but its filters. Parameters: the options, then its id.
+SET_OPTIONS = (
+    "UPDATE subscriptions SET include_query = ?, exclude_query = ?, mention_role_id = ?, "
+    "same_story = ?, max_per_day = ?, style = ?, thread = ? WHERE id = ?"
+)
+# {include}, {exclude}: each backend's compiled filter (or NULL). Parameters: theirs, then id.
+SET_FILTERS = (
+    "UPDATE subscriptions SET include_match = {include}, exclude_match = {exclude} WHERE id = ?"
+)
+SUBSCRIPTION_PROVIDERS = "SELECT subscription_id, rule, domain FROM subscription_providers"
+CLEAR_PROVIDERS = "DELETE FROM subscription_providers WHERE subscription_id = ?"
+ADD_PROVIDER = (
+    "INSERT INTO subscription_providers (subscription_id, rule, domain) VALUES (?, ?, ?) "
+    "ON CONFLICT DO NOTHING"
 )
 SUBSCRIPTION_ID = "SELECT id FROM subscriptions WHERE channel_id = ? AND topic_key = ?"
 SUBSCRIBE = (
@@ -48,7 +64,7 @@ SUBSCRIBE = (
     "mode = excluded.mode"
 )
 # A new subscription's backlog: the best of the topic's BACKLOG_WINDOW newest postable
-# articles; the ledger reads it back (``in_backfill``, ``due_articles``).
+# articles; the rules read it back (bot.store.due), its candidates made with ``due.fill``.
 # Parameters: topic key, min quality, window, channel id, topic key, how many.
 PICK_BACKFILL = """
 INSERT INTO backfill (subscription_id, article_id)
@@ -72,32 +88,8 @@ REMOVE_SUBSCRIPTIONS_OF = "DELETE FROM subscriptions WHERE {column} = ?"
 
 # -- the posting ledger -------------------------------------------------------------------
 
-# {outbox_articles}: each article of each outbox message as rows, o the message and
-# j.value an article id (SQLite: json_each; PostgreSQL: unnest). {topic_filter}: empty,
-# or DUE_TOPIC_FILTER.
-DUE = """
-SELECT a.id AS article_id, s.id AS subscription_id, s.mode FROM subscriptions AS s
-JOIN topics AS t ON t.key = s.topic_key
-JOIN article_topics AS at ON at.topic_id = t.id
-JOIN articles AS a ON a.id = at.article_id
-WHERE s.channel_id = ? AND s.paused_reason IS NULL {topic_filter}
-  AND NOT a.source_published
-  AND a.quality IS NOT NULL AND a.quality >= s.min_quality
-  AND (a.loaded_at >= s.created_at OR EXISTS (
-        SELECT 1 FROM backfill AS b
-        WHERE b.subscription_id = s.id AND b.article_id = a.id))
-  AND NOT EXISTS (
-        SELECT 1 FROM deliveries AS d
-        WHERE d.article_id = a.id AND d.channel_id = s.channel_id)
-  AND NOT EXISTS (
-        SELECT 1 FROM refusals AS r
-        WHERE r.article_id = a.id AND r.channel_id = s.channel_id)
-  AND NOT EXISTS (
-        SELECT 1 FROM {outbox_articles}
-        WHERE o.channel_id = s.channel_id AND j.value = a.id)
-ORDER BY a.quality DESC, a.published_at DESC, a.id, s.id
-"""
-DUE_TOPIC_FILTER = "AND s.topic_key = ?"
+# What is due where: bot.store.due, from its one list of rules.
+
 # Parameters: message id, time, nonce.
 RECORD_DELIVERY = """
 INSERT INTO deliveries (article_id, channel_id, guild_id, message_id, delivered_at)
@@ -114,10 +106,10 @@ FROM {outbox_articles}
 WHERE o.nonce = ? AND EXISTS (SELECT 1 FROM articles WHERE id = j.value)
 ON CONFLICT (article_id, channel_id) DO NOTHING
 """
-OUTBOX = "SELECT nonce, guild_id, channel_id, article_ids, created_at, attempts FROM outbox"
+OUTBOX = "SELECT nonce, guild_id, channel_id, article_ids, created_at, attempts, style FROM outbox"
 ADD_OUTBOX = (
-    "INSERT INTO outbox (nonce, guild_id, channel_id, article_ids, created_at) "
-    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (nonce) DO NOTHING"
+    "INSERT INTO outbox (nonce, guild_id, channel_id, article_ids, created_at, style) "
+    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (nonce) DO NOTHING"
 )
 DROP_OUTBOX = "DELETE FROM outbox WHERE nonce = ?"
 COUNT_OUTBOX_ATTEMPT = "UPDATE outbox SET attempts = attempts + 1 WHERE nonce = ?"

@@ -32,7 +32,7 @@ from bot.articles import (
     topic_key,
     url_host,
 )
-from bot.store import limits, records, sql
+from bot.store import due, limits, records, sql
 from bot.store.fulltext import search_terms
 from bot.store.interfaces import SaveOutcome, SourceFile
 from bot.store.postgres import fulltext
@@ -339,6 +339,7 @@ _INSERT_RELATED, _ = _insert_from_arrays(
     RELATED_COLUMNS,
     {"url": ("article_id", _ARTICLE_ID), "related_url": ("url", "u.related_url")},
 )
+_CANDIDATES_OF_STORED = due.CANDIDATES_OF_STORED.format(articles="a.url = ANY (?::text[])")
 # Where a topic row (``TOPIC_COLUMNS``) holds the topic's key and spelling.
 _KEY, _SPELLING = (TOPIC_COLUMNS.index(c) for c in ("key", "spelling"))
 
@@ -389,6 +390,7 @@ async def _write_articles(
     related = [row for a, _ in articles.values() for row in a.related]
     if related:
         await writer.execute(_INSERT_RELATED, _arrays(related, len(RELATED_COLUMNS)))
+    await writer.execute(_CANDIDATES_OF_STORED, [list(articles)])
 
 
 # Every article a query shows, with its provider, topics and related coverage, in one

@@ -27,7 +27,10 @@ from bot.store.copy import (
     refuse_filled,
     same,
 )
+from bot.store.fulltext import parse_filter
+from bot.store.postgres import fulltext
 from bot.store.postgres.connection import connect, scrub
+from bot.store.postgres.database import numbered
 from bot.store.postgres.keys import NAMESPACE, WRITING
 from bot.store.postgres.schema import migrate
 from bot.store.target import PostgresTarget
@@ -174,6 +177,7 @@ class PostgresWriter:
                 list(self._topic_names),
                 list(self._topic_names.values()),
             )
+            await _compile_filters(self._connection)
             for table in TABLES:
                 if table.identity:  # the next id handed out comes after the copied ones
                     await self._connection.execute(
@@ -245,3 +249,22 @@ async def filling(target: PostgresTarget) -> AsyncIterator[PostgresWriter]:
             raise _failure(target, "commit the copy into", exc) from None
     finally:
         await connection.close()
+
+
+async def _compile_filters(connection: asyncpg.Connection[asyncpg.Record]) -> None:
+    """Compile the copied subscriptions' filter queries to tsqueries (copy.TABLES says why)."""
+    rows = await connection.fetch(
+        "SELECT id, include_query, exclude_query FROM subscriptions "
+        "WHERE include_query IS NOT NULL OR exclude_query IS NOT NULL"
+    )
+    for row in rows:
+        for column in ("include", "exclude"):
+            if (query := row[f"{column}_query"]) is not None:
+                expression, params = fulltext.filter_tsquery(parse_filter(query))
+                await connection.execute(
+                    numbered(
+                        f"UPDATE subscriptions SET {column}_match = {expression} WHERE id = ?"
+                    ),
+                    *params,
+                    row["id"],
+                )

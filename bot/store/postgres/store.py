@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Self
 
+from bot.store.alerts import SqlAlerts
 from bot.store.postgres.articles import PostgresArticles
 from bot.store.postgres.database import Database
 from bot.store.postgres.files import PostgresSourceFiles
 from bot.store.postgres.ledger import PostgresLedger
 from bot.store.postgres.state import PostgresState
+from bot.store.postgres.subscriptions import DIALECT as SUBSCRIPTIONS
 from bot.store.postgres.subscriptions import PostgresSubscriptions
 from bot.store.target import PostgresTarget
 
@@ -21,6 +23,7 @@ class PostgresStore:
         self.articles = PostgresArticles(database)
         self.subscriptions = PostgresSubscriptions(database)
         self.ledger = PostgresLedger(database)
+        self.alerts = SqlAlerts(database, SUBSCRIPTIONS)
         self.state = PostgresState(database)
         self.files = PostgresSourceFiles(database)
 

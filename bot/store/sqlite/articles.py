@@ -24,7 +24,7 @@ from bot.articles import (
     topic_key,
     url_host,
 )
-from bot.store import limits, records, sql
+from bot.store import due, limits, records, sql
 from bot.store.fulltext import search_terms
 from bot.store.interfaces import SaveOutcome, SourceFile
 from bot.store.rows import (
@@ -350,6 +350,11 @@ async def _write_articles(
     await writer.executemany(
         _INSERT_RELATED, [row for a, _ in articles.values() for row in a.related]
     )
+    for chunk in chunks(list(articles)):
+        await writer.execute(
+            due.CANDIDATES_OF_STORED.format(articles=f"a.url IN ({placeholders(len(chunk))})"),
+            chunk,
+        )
 
 
 async def _count_topics(writer: Writer, rows: Sequence[tuple[Any, ...]]) -> None:

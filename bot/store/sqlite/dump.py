@@ -31,7 +31,9 @@ from bot.store.copy import (
     refuse_filled,
     same,
 )
+from bot.store.fulltext import parse_filter
 from bot.store.rows import format_time
+from bot.store.sqlite import fulltext
 from bot.store.sqlite.database import Database, Writer, parse_time, placeholders
 from bot.store.target import SqliteTarget
 
@@ -158,6 +160,7 @@ class SqliteWriter:
         try:
             for statement in _RECOUNT:
                 await self._writer.execute(statement)
+            await _compile_filters(self._database, self._writer)
             found = {
                 table.name: int(await self._database.scalar(f"SELECT count(*) FROM {table.name}"))
                 for table in TABLES
@@ -256,3 +259,18 @@ def _take_name(partial: Path, path: Path) -> None:
         partial.rename(path)
         return
     partial.unlink()
+
+
+async def _compile_filters(database: Database, writer: Writer) -> None:
+    """Compile the copied subscriptions' filter queries for FTS5 (copy.TABLES says why)."""
+    rows = await database.rows(
+        "SELECT id, include_query, exclude_query FROM subscriptions "
+        "WHERE include_query IS NOT NULL OR exclude_query IS NOT NULL"
+    )
+    for row in rows:
+        for column in ("include", "exclude"):
+            if (query := row[f"{column}_query"]) is not None:
+                await writer.execute(
+                    f"UPDATE subscriptions SET {column}_match = ? WHERE id = ?",
+                    [fulltext.filter_expression(parse_filter(query)), row["id"]],
+                )

@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Self
 
+from bot.store.alerts import SqlAlerts
 from bot.store.sqlite.articles import SqliteArticles
 from bot.store.sqlite.database import Database
 from bot.store.sqlite.files import SqliteSourceFiles
 from bot.store.sqlite.ledger import SqliteLedger
 from bot.store.sqlite.state import SqliteState
+from bot.store.sqlite.subscriptions import DIALECT as SUBSCRIPTIONS
 from bot.store.sqlite.subscriptions import SqliteSubscriptions
 
 
@@ -21,6 +23,7 @@ class SqliteStore:
         self.articles = SqliteArticles(database)
         self.subscriptions = SqliteSubscriptions(database)
         self.ledger = SqliteLedger(database)
+        self.alerts = SqlAlerts(database, SUBSCRIPTIONS)
         self.state = SqliteState(database)
         self.files = SqliteSourceFiles(database)
 
