@@ -43,11 +43,11 @@ from machine import describe
 from bot.articles import ArticlePage, is_web_url, topic_key, url_host
 from bot.store import Store, open_store
 from bot.store.fulltext import search_terms
-from bot.store.limits import MAX_SUGGESTIONS, SEARCH_CAP
+from bot.store.limits import COMMON_SAMPLE, MAX_SUGGESTIONS, SEARCH_CAP
 from bot.store.rows import format_time
 from bot.store.sqlite import SqliteStore
 from bot.store.sqlite.articles import ARTICLES_IN_ORDER
-from bot.store.sqlite.fulltext import COMMON_SAMPLE, match_expression
+from bot.store.sqlite.fulltext import match_expression
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"

@@ -161,6 +161,15 @@ class Hold:
     cap: int | None = None  # daily_cap: the channel's posts per day
 
 
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What planning reads once for every channel: unconfirmed messages, and the channels
+    that have candidates (``bot.store.due``): a channel with neither has nothing to send."""
+
+    outbox: dict[int, list[OutboxMessage]]
+    pending: frozenset[int]
+
+
 @dataclass(slots=True)
 class ChannelPlan:
     """What a run sends to one channel, and which due articles it keeps for later."""
@@ -187,6 +196,13 @@ class Planner:
         self.max_per_run = max_per_run
         self.clock = clock
 
+    async def snapshot(self) -> Snapshot:
+        """Read what planning every channel needs once."""
+        outbox: dict[int, list[OutboxMessage]] = defaultdict(list)
+        for message in await self.store.ledger.outbox():
+            outbox[message.channel_id].append(message)
+        return Snapshot(dict(outbox), frozenset(await self.store.ledger.candidate_channels()))
+
     async def plan(
         self,
         channel_id: int,
@@ -194,11 +210,18 @@ class Planner:
         topic: str | None = None,
         *,
         forget_stale: bool = False,
+        snapshot: Snapshot | None = None,
     ) -> ChannelPlan:
         """Return what a run would send to a channel with these (active) subscriptions."""
         guild_id = subs[0].guild_id
         plan = ChannelPlan()
-        for message in await self.store.ledger.outbox(channel_id):
+        if snapshot is None:
+            outbox = await self.store.ledger.outbox(channel_id)
+        elif channel_id in snapshot.pending or channel_id in snapshot.outbox:
+            outbox = snapshot.outbox.get(channel_id, [])
+        else:
+            return plan  # no message waits, no candidate: nothing to send
+        for message in outbox:
             articles = tuple(await self.store.articles.many(message.article_ids))
             if articles:
                 plan.messages.append(
@@ -213,14 +236,18 @@ class Planner:
         if not due:
             return plan
         room = self.max_per_run - sum(len(m.articles) for m in plan.messages)
-        window = due[: max(room, 0) * 2 + DIGEST_SIZE]  # one story may hold several
-        loaded = {a.id: a for a in await self.store.articles.many([d.article_id for d in window])}
+        loaded: dict[int, Article] = {}
         chosen: list[tuple[DueArticle, Article]] = []
         sent = [a for m in plan.messages for a in m.articles]
-        for item in due:
-            article = loaded.get(item.article_id)
-            if article is None or len(chosen) >= room:
+        for index, item in enumerate(due):
+            if len(chosen) >= room:
                 plan.held[item.article_id] = Hold("max_per_run")
+                continue
+            if item.article_id not in loaded:  # as many as there is room for, then more
+                wanted = [d.article_id for d in due[index : index + room - len(chosen)]]
+                loaded.update((a.id, a) for a in await self.store.articles.many(wanted))
+            article = loaded.get(item.article_id)
+            if article is None:  # gone since it was found due
                 continue
             if by_id[item.subscription_id].options.same_story == "skip":
                 other = next((o for o in sent if same_story(o, article)), None)
@@ -281,6 +308,7 @@ class Poster:
         self.clock = clock
         self.channels_at_once = channels_at_once
         self._running = asyncio.Lock()
+        self._snapshot: Snapshot | None = None  # the run's, read once for all its channels
 
     @property
     def running(self) -> bool:
@@ -301,6 +329,7 @@ class Poster:
             report.resumed = await self._resume_paused(subscriptions)
             by_channel = _by_channel(s for s in subscriptions if s.active or s in report.resumed)
             limit = asyncio.Semaphore(self.channels_at_once)
+            self._snapshot = await self.planner.snapshot()
 
             async def serve(channel_id: int) -> ChannelOutcome:
                 subs = by_channel[channel_id]
@@ -326,8 +355,10 @@ class Poster:
         """Return what a run would send now, without sending or recording anything."""
         planned: list[PlannedMessage] = []
         subscriptions = await self._subscriptions(scope)
+        snapshot = await self.planner.snapshot()
         for channel_id, subs in _by_channel(s for s in subscriptions if s.active).items():
-            planned.extend((await self.planner.plan(channel_id, subs, scope.topic)).messages)
+            plan = await self.planner.plan(channel_id, subs, scope.topic, snapshot=snapshot)
+            planned.extend(plan.messages)
         return planned
 
     async def _subscriptions(self, scope: Scope) -> list[Subscription]:
@@ -363,7 +394,9 @@ class Poster:
         self, channel_id: int, subs: list[Subscription], scope: Scope
     ) -> ChannelOutcome:
         outcome = ChannelOutcome(subs[0].guild_id, channel_id)
-        plan = await self.planner.plan(channel_id, subs, scope.topic, forget_stale=True)
+        plan = await self.planner.plan(
+            channel_id, subs, scope.topic, forget_stale=True, snapshot=self._snapshot
+        )
         messages = plan.messages
         if not messages:
             outcome.skipped = "nothing due"

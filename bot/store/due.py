@@ -76,13 +76,15 @@ _PROVIDER_NOT_EXCLUDED = """NOT EXISTS (
 # The same story: the article lists a delivered one in its related coverage, or a
 # delivered one lists it (compared by canonical URL).
 _NEW_STORY = """s.same_story = 'post' OR (NOT EXISTS (
-    SELECT 1 FROM related AS rel
-    JOIN articles AS other ON other.url = rel.story_url
-    JOIN deliveries AS d ON d.article_id = other.id
-    WHERE rel.article_id = a.id AND d.channel_id = s.channel_id AND other.id <> a.id)
+    SELECT 1 FROM related AS rel JOIN articles AS other ON other.url = rel.story_url
+    WHERE rel.article_id = a.id AND other.id <> a.id AND EXISTS (
+        SELECT 1 FROM deliveries AS d
+        WHERE d.article_id = other.id AND d.channel_id = s.channel_id))
   AND NOT EXISTS (
-    SELECT 1 FROM related AS rel JOIN deliveries AS d ON d.article_id = rel.article_id
-    WHERE rel.story_url = a.url AND d.channel_id = s.channel_id AND rel.article_id <> a.id))"""
+    SELECT 1 FROM related AS rel
+    WHERE rel.story_url = a.url AND rel.article_id <> a.id AND EXISTS (
+        SELECT 1 FROM deliveries AS d
+        WHERE d.article_id = rel.article_id AND d.channel_id = s.channel_id)))"""
 _NOT_QUEUED = """NOT EXISTS (
     SELECT 1 FROM {outbox_articles} WHERE o.channel_id = s.channel_id AND j.value = a.id)"""
 

@@ -222,6 +222,10 @@ class Ledger(Protocol):
         """
         ...
 
+    async def candidate_channels(self) -> set[int]:
+        """Return the channels that have candidates: only they can have something due."""
+        ...
+
     async def verdicts(self, article_id: int, guild_id: int) -> dict[int, Reason | None]:
         """Return, for each of a server's subscriptions on the article's topics, the first
         rule the article fails for it (None: it holds every rule)."""

@@ -105,6 +105,11 @@ class SqlLedger:
                     await writer.execute(due.FORGET_CANDIDATE, key)
         return list(found.values())
 
+    async def candidate_channels(self) -> set[int]:
+        """Return the channels that have candidates: only they can have something due."""
+        rows = await self._db.rows("SELECT DISTINCT channel_id FROM candidates")
+        return {row["channel_id"] for row in rows}
+
     async def verdicts(self, article_id: int, guild_id: int) -> dict[int, due.Reason | None]:
         """Return, for each of a server's subscriptions on the article's topics, the first
         rule the article fails for it (None: it holds every rule)."""
