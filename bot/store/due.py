@@ -185,17 +185,30 @@ DELETE FROM candidates WHERE subscription_id = ? AND NOT EXISTS (
     )
 
 
-# The candidates of articles just stored: each subscription on one of their topics.
-# {articles}: a condition on a (articles) that picks the stored batch.
-CANDIDATES_OF_STORED = """
+# Rules an article's own fields decide, checked when it is stored: an article that fails
+# one for a subscription is no candidate there (storing it again with other fields, or
+# changing the subscription, weighs it again).
+_CHECKED_ON_STORING = ("published_at_source", "quality_unknown", "below_threshold")
+
+
+def candidates_of_stored(dialect: Dialect, articles: str) -> str:
+    """Return the INSERT of the candidates of articles just stored: each subscription on one
+    of their topics that their own fields do not rule out.
+
+    ``articles``: a condition on ``a`` (articles) that picks the stored batch.
+    """
+    checked = _all(tuple(r for r in rules(dialect) if r.reason in _CHECKED_ON_STORING))
+    return f"""
 INSERT INTO candidates (channel_id, article_id, subscription_id)
 SELECT s.channel_id, a.id, s.id FROM articles AS a
 JOIN article_topics AS at ON at.article_id = a.id
 JOIN topics AS t ON t.id = at.topic_id
 JOIN subscriptions AS s ON s.topic_key = t.key
-WHERE {articles}
+WHERE ({articles}) AND {checked}
 ON CONFLICT DO NOTHING
 """
+
+
 # The candidates an outbox message settled (delivered or refused). Parameters: nonce twice.
 # {outbox_articles} as in Dialect.
 FORGET_SENT = """

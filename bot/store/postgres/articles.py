@@ -38,6 +38,7 @@ from bot.store.interfaces import SaveOutcome, SourceFile
 from bot.store.postgres import fulltext
 from bot.store.postgres.database import Database, Writer, utc
 from bot.store.postgres.files import remember_files
+from bot.store.postgres.ledger import DIALECT as LEDGER
 from bot.store.rows import (
     ARTICLE_COLUMNS,
     RELATED_COLUMNS,
@@ -339,7 +340,7 @@ _INSERT_RELATED, _ = _insert_from_arrays(
     RELATED_COLUMNS,
     {"url": ("article_id", _ARTICLE_ID), "related_url": ("url", "u.related_url")},
 )
-_CANDIDATES_OF_STORED = due.CANDIDATES_OF_STORED.format(articles="a.url = ANY (?::text[])")
+_CANDIDATES_OF_STORED = due.candidates_of_stored(LEDGER.due, "a.url = ANY (?::text[])")
 # Where a topic row (``TOPIC_COLUMNS``) holds the topic's key and spelling.
 _KEY, _SPELLING = (TOPIC_COLUMNS.index(c) for c in ("key", "spelling"))
 

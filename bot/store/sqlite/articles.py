@@ -45,6 +45,7 @@ from bot.store.sqlite.database import (
     placeholders,
 )
 from bot.store.sqlite.files import remember_files
+from bot.store.sqlite.ledger import DIALECT as LEDGER
 
 
 class SqliteArticles:
@@ -352,7 +353,7 @@ async def _write_articles(
     )
     for chunk in chunks(list(articles)):
         await writer.execute(
-            due.CANDIDATES_OF_STORED.format(articles=f"a.url IN ({placeholders(len(chunk))})"),
+            due.candidates_of_stored(LEDGER.due, f"a.url IN ({placeholders(len(chunk))})"),
             chunk,
         )
 
