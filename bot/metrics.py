@@ -150,11 +150,10 @@ class Metrics:
     async def refresh(self, store: Store, latencies: Iterable[tuple[int, float]]) -> None:
         """Read what the database and the gateway know now, for a scrape."""
         self.articles.set(await store.articles.count())
-        self.outbox.set(len(await store.ledger.outbox()))
-        subscriptions = await store.subscriptions.all()
-        active = sum(1 for subscription in subscriptions if subscription.active)
+        self.outbox.set(await store.ledger.outbox_size())
+        active, paused = await store.subscriptions.count()
         self.subscriptions.labels("active").set(active)
-        self.subscriptions.labels("paused").set(len(subscriptions) - active)
+        self.subscriptions.labels("paused").set(paused)
         for shard, latency in latencies:
             if latency == latency and latency != float("inf"):  # nan/inf until the first ACK
                 self.gateway_latency.labels(str(shard)).set(latency)

@@ -186,6 +186,10 @@ class SubscriptionStore(Protocol):
         """Return every subscription of every server, active or paused."""
         ...
 
+    async def count(self) -> tuple[int, int]:
+        """Return how many subscriptions are active and how many are paused."""
+        ...
+
     async def suggest_topics(
         self, guild_id: int, text: str, limit: int = MAX_SUGGESTIONS
     ) -> list[str]:
@@ -241,6 +245,10 @@ class Ledger(Protocol):
 
     async def outbox(self, channel_id: int | None = None) -> list[OutboxMessage]:
         """Return the messages whose sending was not confirmed (all, or one channel's)."""
+        ...
+
+    async def outbox_size(self) -> int:
+        """Return how many messages wait for Discord to confirm them."""
         ...
 
     async def add_outbox(self, message: OutboxMessage) -> None:

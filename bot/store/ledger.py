@@ -139,6 +139,10 @@ class SqlLedger:
         rows = await self._db.rows(f"{sql.OUTBOX} {where} ORDER BY created_at, nonce", params)
         return [self._outbox_message(row) for row in rows]
 
+    async def outbox_size(self) -> int:
+        """Return how many messages wait for Discord to confirm them."""
+        return int(await self._db.scalar("SELECT count(*) FROM outbox") or 0)
+
     async def add_outbox(self, message: OutboxMessage) -> None:
         """Remember a message before it is sent, so a crash cannot make it be sent twice."""
         dialect = self._dialect

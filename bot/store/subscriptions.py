@@ -200,6 +200,15 @@ class SqlSubscriptions:
             ),
         )
 
+    async def count(self) -> tuple[int, int]:
+        """Return how many subscriptions are active and how many are paused."""
+        row = await self._db.first(
+            "SELECT count(*) AS total, "
+            "coalesce(sum(CASE WHEN paused_reason IS NULL THEN 0 ELSE 1 END), 0) AS paused "
+            "FROM subscriptions"
+        )
+        return int(row["total"]) - int(row["paused"]), int(row["paused"])
+
     async def suggest_topics(
         self, guild_id: int, text: str, limit: int = limits.MAX_SUGGESTIONS
     ) -> list[str]:
