@@ -112,7 +112,9 @@ def rules(dialect: Dialect) -> tuple[Rule, ...]:
 
 
 def _all(rules: tuple[Rule, ...]) -> str:
-    return " AND ".join(f"({rule.holds})" for rule in rules) or "1 = 1"
+    """Return the rules joined with AND, those without a subquery first (cheapest first)."""
+    cheapest_first = sorted(rules, key=lambda rule: rule.holds.count("SELECT"))
+    return " AND ".join(f"({rule.holds})" for rule in cheapest_first) or "1 = 1"
 
 
 def _flag(condition: str) -> str:
