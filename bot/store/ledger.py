@@ -8,7 +8,7 @@ full-text matching) each backend names in its ``LedgerDialect``
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,6 +24,10 @@ class Writer(Protocol):
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         """Run one statement in the transaction."""
+        ...
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Run one statement for each parameter row, in the transaction."""
         ...
 
 
@@ -101,8 +105,7 @@ class SqlLedger:
                 )
         if forget_stale and stale:
             async with self._db.transaction() as writer:
-                for key in stale:
-                    await writer.execute(due.FORGET_CANDIDATE, key)
+                await writer.executemany(due.FORGET_CANDIDATE, stale)
         return list(found.values())
 
     async def candidate_channels(self) -> set[int]:
