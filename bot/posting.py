@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 DIGEST_SIZE = 10  # embeds per digest message: Discord's limit per message
 NONCE_TRUSTED = timedelta(minutes=2)  # Discord deduplicates a nonce for "a few minutes"
 CHANNELS_AT_ONCE = 128  # channels served concurrently; the sender paces the whole bot
+STORY_SLACK = 5  # due articles planned beyond a run's room, for those of one story
 
 
 class Sender(Protocol):
@@ -211,8 +212,10 @@ class Planner:
         *,
         forget_stale: bool = False,
         snapshot: Snapshot | None = None,
+        complete: bool = False,
     ) -> ChannelPlan:
-        """Return what a run would send to a channel with these (active) subscriptions."""
+        """Return what a run would send to a channel with these (active) subscriptions;
+        ``complete`` also finds every due article it holds back, and why."""
         guild_id = subs[0].guild_id
         plan = ChannelPlan()
         if snapshot is None:
@@ -228,34 +231,24 @@ class Planner:
                     PlannedMessage(channel_id, guild_id, articles, message.created_at,
                                    message.style)
                 )  # fmt: skip
-        due = await self.store.ledger.due_articles(
-            channel_id, topic=topic, forget_stale=forget_stale
-        )
-        by_id = {sub.id: sub for sub in subs}
-        due = [item for item in due if item.subscription_id in by_id]
-        if not due:
-            return plan
         room = self.max_per_run - sum(len(m.articles) for m in plan.messages)
-        loaded: dict[int, Article] = {}
-        chosen: list[tuple[DueArticle, Article]] = []
+        by_id = {sub.id: sub for sub in subs}
         sent = [a for m in plan.messages for a in m.articles]
-        for index, item in enumerate(due):
-            if len(chosen) >= room:
-                plan.held[item.article_id] = Hold("max_per_run")
-                continue
-            if item.article_id not in loaded:  # as many as there is room for, then more
-                wanted = [d.article_id for d in due[index : index + room - len(chosen)]]
-                loaded.update((a.id, a) for a in await self.store.articles.many(wanted))
-            article = loaded.get(item.article_id)
-            if article is None:  # gone since it was found due
-                continue
-            if by_id[item.subscription_id].options.same_story == "skip":
-                other = next((o for o in sent if same_story(o, article)), None)
-                if other is not None:
-                    plan.held[item.article_id] = Hold("same_story_in_run", other=other)
-                    continue
-            chosen.append((item, article))
-            sent.append(article)
+        # What a run can send, and a few more in case some are the same story (more if
+        # that was not enough). Planning everything (``complete``: what /news why asks)
+        # checks every candidate's filter queries.
+        limit = None if complete else max(room, 0) + STORY_SLACK
+        while True:
+            due = await self.store.ledger.due_articles(
+                channel_id, topic=topic, forget_stale=forget_stale, limit=limit
+            )
+            plan.held = {}
+            chosen = await self._choose(due, by_id, room, sent, plan.held)
+            if limit is None or len(chosen) >= room or len(due) < limit:
+                break
+            limit *= 2
+        if not chosen:
+            return plan
         messages = [
             PlannedMessage(channel_id, guild_id, articles, style=style)
             for articles, style in _messages(chosen, by_id)
@@ -273,6 +266,39 @@ class Planner:
             messages = messages[:left]
         plan.messages.extend(messages)
         return plan
+
+    async def _choose(
+        self,
+        due: Sequence[DueArticle],
+        subs: dict[int, Subscription],
+        room: int,
+        sent: Sequence[Article],
+        held: dict[int, Hold],
+    ) -> list[tuple[DueArticle, Article]]:
+        """Return the due articles a run sends (best first), one per story; note the rest."""
+        loaded: dict[int, Article] = {}
+        chosen: list[tuple[DueArticle, Article]] = []
+        going = list(sent)
+        for index, item in enumerate(due):
+            if item.subscription_id not in subs:
+                continue
+            if len(chosen) >= room:
+                held[item.article_id] = Hold("max_per_run")
+                continue
+            if item.article_id not in loaded:  # as many as there is room for, then more
+                wanted = [d.article_id for d in due[index : index + room - len(chosen)]]
+                loaded.update((a.id, a) for a in await self.store.articles.many(wanted))
+            article = loaded.get(item.article_id)
+            if article is None:  # gone since it was found due
+                continue
+            if subs[item.subscription_id].options.same_story == "skip":
+                other = next((o for o in going if same_story(o, article)), None)
+                if other is not None:
+                    held[item.article_id] = Hold("same_story_in_run", other=other)
+                    continue
+            chosen.append((item, article))
+            going.append(article)
+        return chosen
 
 
 def same_story(one: Article, other: Article) -> bool:
@@ -473,7 +499,9 @@ class Poster:
 
 #: Why an article did or did not go to a subscription's channel: a rule it fails
 #: (``bot.store.due``), a run's choice (``Hold``), or "waiting" (it goes next run).
-Verdict = Reason | Literal["waiting", "same_story_in_run", "daily_cap", "max_per_run"]
+Verdict = (
+    Reason | Literal["waiting", "same_story_in_run", "daily_cap", "max_per_run", "not_planned"]
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -517,11 +545,13 @@ async def explain(planner: Planner, article: Article, guild_id: int) -> list[Exp
         else:
             if sub.channel_id not in plans:
                 active = [s for s in subs.values() if s.channel_id == sub.channel_id and s.active]
-                plans[sub.channel_id] = await planner.plan(sub.channel_id, active)
+                plans[sub.channel_id] = await planner.plan(sub.channel_id, active, complete=True)
             plan = plans[sub.channel_id]
             hold = plan.held.get(article.id)
-            if hold is None:
+            if any(article.id == a.id for m in plan.messages for a in m.articles):
                 found.append(Explanation(sub, "waiting"))
+            elif hold is None:  # every rule holds, yet it is no candidate: never expected
+                found.append(Explanation(sub, "not_planned"))
             else:
                 other = hold.other.link if hold.other else None
                 found.append(Explanation(sub, hold.reason, other_url=other, cap=hold.cap))

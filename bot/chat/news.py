@@ -79,6 +79,9 @@ def why_line(explanation: Explanation, article: Article) -> str:
         "waiting": "due: it goes out with the next posting run (best quality first).",
         "refused": "not posted: Discord refused every form of the message in this channel.",
         "not_on_topic": "not posted: it is no longer on this topic.",
+        "not_planned": (
+            "due by every rule, yet no run has picked it up: please tell the bot's admin."
+        ),
     }
     return where + reasons[explanation.reason]
 

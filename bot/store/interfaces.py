@@ -217,12 +217,18 @@ class Ledger(Protocol):
     """What is due where, and what was sent: the outbox, deliveries, refusals and backfill."""
 
     async def due_articles(
-        self, channel_id: int, *, topic: str | None = None, forget_stale: bool = False
+        self,
+        channel_id: int,
+        *,
+        topic: str | None = None,
+        forget_stale: bool = False,
+        limit: int | None = None,
     ) -> list[DueArticle]:
-        """Return what a channel's subscriptions make due, best quality first.
+        """Return what a channel's subscriptions make due, best quality first (at most
+        ``limit``: filter queries are then checked only for as many as it takes).
 
         Due: every rule of ``bot.store.due`` holds, for one of the channel's candidates.
-        With ``forget_stale``, candidates that fail a lasting rule are dropped for good.
+        With ``forget_stale``, candidates found to fail a lasting rule are dropped for good.
         """
         ...
 

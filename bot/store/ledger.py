@@ -82,12 +82,18 @@ class SqlLedger:
         return self._due.rules
 
     async def due_articles(
-        self, channel_id: int, *, topic: str | None = None, forget_stale: bool = False
+        self,
+        channel_id: int,
+        *,
+        topic: str | None = None,
+        forget_stale: bool = False,
+        limit: int | None = None,
     ) -> list[DueArticle]:
-        """Return what a channel's subscriptions make due, best quality first.
+        """Return what a channel's subscriptions make due, best quality first (at most
+        ``limit``: filter queries are then checked only for as many as it takes).
 
         Due: every rule of ``bot.store.due`` holds, for one of the channel's candidates.
-        With ``forget_stale``, candidates that fail a lasting rule are dropped for good.
+        With ``forget_stale``, candidates found to fail a lasting rule are dropped for good.
         """
         if topic is None:
             rows = await self._db.rows(self._due.plan, [channel_id])
@@ -96,13 +102,20 @@ class SqlLedger:
         found: dict[int, DueArticle] = {}
         stale = []
         for row in rows:
+            article_id, subscription_id = row["article_id"], row["subscription_id"]
+            key = (channel_id, article_id, subscription_id)
             if not row["lasting"]:
-                stale.append((channel_id, row["article_id"], row["subscription_id"]))
-            elif row["passing"]:  # an article on two topics: once, for the first
-                article_id = row["article_id"]
-                found.setdefault(
-                    article_id, DueArticle(article_id, row["subscription_id"], row["mode"])
-                )
+                stale.append(key)
+            elif not row["passing"] or article_id in found:  # on two topics: once, the first
+                continue
+            elif limit is not None and len(found) >= limit:
+                continue  # the cheap rules still find what is stale
+            elif row["filtered"] and not await self._db.scalar(
+                self._due.matching, [subscription_id, article_id]
+            ):
+                stale.append(key)
+            else:
+                found[article_id] = DueArticle(article_id, subscription_id, row["mode"])
         if forget_stale and stale:
             async with self._db.transaction() as writer:
                 await writer.executemany(due.FORGET_CANDIDATE, stale)
