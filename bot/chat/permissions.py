@@ -6,6 +6,8 @@ so that a moderator finds the switch to flip.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import discord
 
 from bot.subscriptions import PLAIN, DeliveryStyle
@@ -37,21 +39,43 @@ def missing_posting_permissions(channel: discord.TextChannel, me: discord.Member
     return [name for name in POSTING_PERMISSIONS if not getattr(have, name)]
 
 
-def delivery_permissions(channel: PostingChannel, style: DeliveryStyle) -> dict[str, str]:
-    """Return what delivering in ``channel`` with ``style`` needs: attribute → Discord's name."""
-    needed = {name: PERMISSION_NAMES[name] for name in POSTING_PERMISSIONS}
+#: The kinds of channel articles can go to, as the permissions they need differ.
+ChannelKind = Literal["text", "forum", "thread"]
+
+
+def channel_kind(channel: PostingChannel) -> ChannelKind:
+    """Return which kind of channel ``channel`` is, for ``needed_permissions``."""
     if isinstance(channel, discord.ForumChannel):
+        return "forum"
+    return "thread" if isinstance(channel, discord.Thread) else "text"
+
+
+def needed_permissions(
+    kind: ChannelKind, style: DeliveryStyle, role_mentionable: bool = True
+) -> dict[str, str]:
+    """Return what delivering with ``style`` in a channel of ``kind`` needs: attribute → name.
+
+    ``role_mentionable`` says whether anyone may ping the role ``style`` mentions; a role
+    that is not needs Mention Everyone.
+    """
+    needed = {name: PERMISSION_NAMES[name] for name in POSTING_PERMISSIONS}
+    if kind == "forum":
         needed["send_messages"] = "Create Posts"  # Discord's name for it in a forum
-    elif isinstance(channel, discord.Thread):
+    elif kind == "thread":
         del needed["send_messages"]
         needed["send_messages_in_threads"] = PERMISSION_NAMES["send_messages_in_threads"]
     elif style.thread:
         needed["create_public_threads"] = PERMISSION_NAMES["create_public_threads"]
-    if style.mention_role_id is not None:
-        role = channel.guild.get_role(style.mention_role_id)
-        if role is not None and not role.mentionable:  # anyone may ping a mentionable one
-            needed["mention_everyone"] = PERMISSION_NAMES["mention_everyone"]
+    if style.mention_role_id is not None and not role_mentionable:
+        needed["mention_everyone"] = PERMISSION_NAMES["mention_everyone"]
     return needed
+
+
+def delivery_permissions(channel: PostingChannel, style: DeliveryStyle) -> dict[str, str]:
+    """Return what delivering in ``channel`` with ``style`` needs: attribute → Discord's name."""
+    role = None if style.mention_role_id is None else channel.guild.get_role(style.mention_role_id)
+    # A role that is gone pings nobody, so it needs nothing.
+    return needed_permissions(channel_kind(channel), style, role is None or role.mentionable)
 
 
 def missing_delivery_permissions(
