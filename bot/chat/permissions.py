@@ -6,9 +6,10 @@ so that a moderator finds the switch to flip.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import discord
+from discord import app_commands
 
 from bot.subscriptions import PLAIN, DeliveryStyle
 
@@ -18,6 +19,40 @@ POSTING_PERMISSIONS = ("view_channel", "send_messages", "embed_links", "read_mes
 
 #: Where articles can go: a text channel, a forum (one post each), a thread.
 PostingChannel = discord.TextChannel | discord.ForumChannel | discord.Thread
+
+
+class ArticleChannelTransformer(app_commands.Transformer):
+    """A channel option that offers text, announcement and forum channels: where news goes.
+
+    Not media channels, which discord.py counts as forums: a post there needs a file.
+    """
+
+    @property
+    def type(self) -> discord.AppCommandOptionType:
+        """Return the option's type: a channel."""
+        return discord.AppCommandOptionType.channel
+
+    @property
+    def channel_types(self) -> list[discord.ChannelType]:
+        """Return the kinds of channel Discord offers to pick from."""
+        return [discord.ChannelType.text, discord.ChannelType.news, discord.ChannelType.forum]
+
+    async def transform(
+        self, interaction: discord.Interaction[Any], value: Any, /
+    ) -> discord.TextChannel | discord.ForumChannel:
+        """Return the picked channel as the bot knows it, or refuse another kind."""
+        channel = value.resolve() if isinstance(value, app_commands.AppCommandChannel) else value
+        if isinstance(channel, discord.TextChannel) or (
+            isinstance(channel, discord.ForumChannel) and not channel.is_media()
+        ):
+            return channel
+        raise app_commands.TransformerError(value, self.type, self)
+
+
+#: A text or forum channel picked in a command's option.
+ArticleChannel = app_commands.Transform[
+    discord.TextChannel | discord.ForumChannel, ArticleChannelTransformer
+]
 
 #: Permission attributes as Discord's settings name them.
 PERMISSION_NAMES = {

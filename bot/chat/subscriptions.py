@@ -18,7 +18,7 @@ from discord.ext import commands
 from bot.articles import closest_names
 from bot.chat.embeds import NEWS_COLOUR, clip
 from bot.chat.news import check_range, quote, topic_choices, topic_hint
-from bot.chat.permissions import missing_delivery_permissions
+from bot.chat.permissions import ArticleChannel, missing_delivery_permissions
 from bot.chat.replies import NO_MENTIONS, send, within_deadline
 from bot.config import Settings
 from bot.errors import UserError
@@ -42,7 +42,7 @@ from bot.subscriptions import (
 log = logging.getLogger(__name__)
 
 #: Where a subscription posts: a text channel (a message each), or a forum (a post each).
-GuildChannel = discord.TextChannel | discord.ForumChannel
+GuildChannel = ArticleChannel
 
 #: What ``clear`` takes: each option's name, and the field of ``SubscriptionOptions`` it sets.
 CLEARABLE = {
