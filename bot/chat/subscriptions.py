@@ -135,6 +135,20 @@ def clear_names(text: str) -> list[str]:
     return list(CLEARABLE) if CLEAR_ALL in names else names
 
 
+def merged(
+    before: SubscriptionOptions, given: dict[str, Any], clear: str | None
+) -> SubscriptionOptions:
+    """Return ``before`` with the options ``clear`` names back to default, then ``given`` set."""
+    if clear is None:
+        return replace(before, **given)
+    fields = [CLEARABLE[name] for name in clear_names(clear)]
+    both = [name for name in listed_names(clear.casefold()) if CLEARABLE.get(name) in given]
+    if both:
+        raise UserError(f"`{both[0]}` is both given and cleared: do one or the other.")
+    defaults = {field: getattr(DEFAULT_OPTIONS, field) for field in fields}
+    return replace(before, **{**defaults, **given})  # with clear:all, a fresh start
+
+
 def filter_query(option: str, text: str) -> str:
     """Return the query ``text`` as stored, or refuse it saying what is wrong and how."""
     try:
@@ -285,30 +299,20 @@ class SubscriptionsCog(commands.Cog):
             guild_id=guild.id, channel_id=target.id, topic=found.name
         )
         before = existing.options if existing else DEFAULT_OPTIONS
-        given: dict[str, Any] = {}
-        for option in ("include", "exclude"):
-            text = include if option == "include" else exclude
-            if text is not None:
-                given[option] = filter_query(option, text)
+        given: dict[str, Any] = {
+            "same_story": same_story, "max_per_day": max_per_day, "style": style, "thread": thread,
+        }  # fmt: skip
+        if include is not None:
+            given["include"] = filter_query("include", include)
+        if exclude is not None:
+            given["exclude"] = filter_query("exclude", exclude)
         if providers is not None:
             given["providers"] = await self._domains("providers", providers)
         if exclude_providers is not None:
             given["exclude_providers"] = await self._domains("exclude_providers", exclude_providers)
         if mention is not None:
             given["mention_role_id"] = checked_role(mention, guild, target).id
-        for field, value in (
-            ("same_story", same_story), ("max_per_day", max_per_day), ("style", style),
-            ("thread", thread),
-        ):  # fmt: skip
-            if value is not None:
-                given[field] = value
-        to_clear = clear_names(clear) if clear is not None else []
-        named = listed_names(clear.casefold()) if clear is not None else []
-        both = [name for name in named if CLEARABLE.get(name) in given]
-        if both:
-            raise UserError(f"`{both[0]}` is both given and cleared: do one or the other.")
-        defaults = {CLEARABLE[name]: getattr(DEFAULT_OPTIONS, CLEARABLE[name]) for name in to_clear}
-        options = replace(before, **{**defaults, **given})
+        options = merged(before, {k: v for k, v in given.items() if v is not None}, clear)
         if options.thread and isinstance(target, discord.ForumChannel):
             raise UserError(
                 f"{target.mention} is a forum, whose posts are threads already: "
