@@ -17,8 +17,7 @@ from typing import Any
 import discord
 
 from bot.chat.bot import NewsBot
-from bot.chat.permissions import POSTING_PERMISSIONS
-from bot.chat.replies import permission_names
+from bot.chat.permissions import ChannelKind, needed_permissions
 from bot.config import Settings
 from bot.loader import find_article_files, parse_file, shown_path
 from bot.posting import owns_guild_for
@@ -254,19 +253,40 @@ async def _channel(
         have = channel_permissions(guild, roles, member, channel)
     name = f"#{channel['name']}" if channel.get("name") else f"channel {subscription.channel_id}"
     place = place.replace(f"channel {subscription.channel_id}", name, 1)
-    missing = [perm for perm in POSTING_PERMISSIONS if not getattr(have, perm)]
+    role_id = subscription.options.mention_role_id
+    role = next((r for r in roles if role_id is not None and str(r["id"]) == str(role_id)), None)
+    needed = needed_permissions(
+        _kind(channel), subscription.style, role is None or bool(role.get("mentionable"))
+    )
+    missing = ", ".join(label for perm, label in needed.items() if not getattr(have, perm))
     state = "active" if subscription.active else f"paused: {subscription.paused_reason}"
     if missing:
         return Finding(
             False,
             place,
-            f"the bot lacks {permission_names(missing)} ({state})",
-            f"grant the bot {permission_names(missing)} in {name}; the subscription resumes "
-            "at the next posting run",
+            f"the bot lacks {missing} ({state})",
+            f"grant the bot {missing} in {name}; the subscription resumes at the next posting run",
+        )
+    if role_id is not None and role is None:
+        return Finding(
+            False,
+            place,
+            f"the role it pings ({role_id}) is gone",
+            f"/subscribe topic:{subscription.topic} with another `mention`, or `clear:mention`",
         )
     if not subscription.active:
         return Finding(False, place, state, "the next posting run tries again")
     return Finding(True, place, "the bot can post there")
+
+
+def _kind(channel: dict[str, Any]) -> ChannelKind:
+    """Return which kind of channel a REST channel object is, for what posting there needs."""
+    kind = channel.get("type")
+    if kind in (discord.ChannelType.forum.value, discord.ChannelType.media.value):
+        return "forum"
+    threads = (discord.ChannelType.news_thread, discord.ChannelType.public_thread,
+               discord.ChannelType.private_thread)  # fmt: skip
+    return "thread" if kind in {t.value for t in threads} else "text"
 
 
 def channel_permissions(

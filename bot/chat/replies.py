@@ -56,7 +56,7 @@ def user_message(error: BaseException) -> str | None:
         return f"Slow down: try again in {error.retry_after:.0f} s."
     if isinstance(error, app_commands.TransformerError):  # never echo discord.py's repr
         if error.type is discord.AppCommandOptionType.channel:
-            return "Pick a text channel of this server for that option."
+            return "Pick a text or forum channel of this server for that option."
         return f"That is not a valid {error.type.name.lower()} for this option."
     if isinstance(error, app_commands.CheckFailure):
         return "You cannot use this command here."

@@ -8,6 +8,7 @@ import sys
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,7 +16,7 @@ from bot.chat.bot import NewsBot
 from bot.chat.doctor import Report, channel_permissions, examine
 from bot.config import Settings
 from bot.store import Store
-from bot.subscriptions import OutboxMessage
+from bot.subscriptions import OutboxMessage, SubscriptionOptions
 from tests.chat.conftest import DATA, Server, make_server
 from tests.fake_discord import FakeDiscord, running_bot
 from tests.fake_discord.state import Perm
@@ -133,3 +134,41 @@ def test_the_command_exits_1_and_prints_the_checklist(tmp_path: Path, as_json: b
         assert "✗ Discord: DISCORD_TOKEN is not set" in result.stdout
         assert "✗ data directory data/articles: missing or not a directory" in result.stdout
     assert "Traceback" not in result.stderr
+
+
+async def test_what_a_subscriptions_options_need_is_checked_by_its_name(
+    bot_store: Store,
+) -> None:
+    async with FakeDiscord() as fake:
+        home, settings = await healthy(fake, bot_store)
+        quiet = fake.add_role(home.guild, "quiet")  # not mentionable: needs Mention Everyone
+        press = fake.add_forum_channel(home.guild, "press")
+        gone = fake.add_text_channel(home.guild, "pinged")
+
+        async def subscribe(channel_id: int, **options: Any) -> None:
+            await bot_store.subscriptions.subscribe(
+                guild_id=home.guild.id, channel_id=channel_id, topic="AI", min_quality=50,
+                options=SubscriptionOptions(**options),
+            )  # fmt: skip
+
+        await subscribe(home.channel.id, thread=True)
+        await subscribe(press.id, mention_role_id=quiet.id)
+        await subscribe(gone.id, mention_role_id=4242)
+        everyone = home.guild.id
+        await fake.set_permission_overwrite(home.channel, everyone, deny=Perm.CREATE_PUBLIC_THREADS)
+        await fake.set_permission_overwrite(
+            press, everyone, deny=Perm.SEND_MESSAGES | Perm.MENTION_EVERYONE
+        )
+        report = await checklist(fake, bot_store, settings)
+    problems = failed(report)
+    assert problems[f"#news (server {home.guild.id}) on 'AI'"] == (
+        "the bot lacks Create Public Threads (active) | grant the bot Create Public Threads in "
+        "#news; the subscription resumes at the next posting run"
+    )
+    assert problems[f"#press (server {home.guild.id}) on 'AI'"].startswith(
+        "the bot lacks Create Posts, Mention Everyone (active)"
+    )
+    assert problems[f"#pinged (server {home.guild.id}) on 'AI'"] == (
+        "the role it pings (4242) is gone | /subscribe topic:AI with another `mention`, "
+        "or `clear:mention`"
+    )

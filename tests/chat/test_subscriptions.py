@@ -272,7 +272,7 @@ async def test_a_channel_that_cannot_hold_news_gets_a_plain_answer(
     odd = await world.fake.create_channel(world.home.guild, "odd", type=kind)
     answer = await world.answer("subscribe", user=world.home.admin, topic="AI", channel=odd)
     assert answer.ephemeral
-    assert answer.content == "Pick a text channel of this server for that option."
+    assert answer.content == "Pick a text or forum channel of this server for that option."
     assert await world.store.subscriptions.in_guild(world.home.guild.id) == []
 
 
