@@ -111,6 +111,11 @@ def rules(dialect: Dialect) -> tuple[Rule, ...]:
     )
 
 
+def matching_pairs(count: int) -> str:
+    """Return the VALUES rows of ``count`` (subscription id, article id) parameter pairs."""
+    return ", ".join(["(CAST(? AS BIGINT), CAST(? AS BIGINT))"] * count)
+
+
 #: The rules of a subscription's filter queries (``include``, ``exclude``): lasting ones.
 FILTERS: tuple[Reason, ...] = ("not_included", "excluded")
 
@@ -135,8 +140,8 @@ class DueStatements:
     # ``matching`` tells). Parameters: channel id; with plan_of_topic, then a topic key.
     plan: str
     plan_of_topic: str
-    # Whether an article holds a subscription's filter queries (1 or 0). Parameters:
-    # subscription id, article id.
+    # Whether articles hold subscriptions' filter queries: rows (subscription_id,
+    # article_id, holds), for pairs bound as {pairs} (see ``matching_pairs``).
     matching: str
     # Each rule's answer (1 or 0, in ``rules`` order, as columns r0, r1, ...) for one
     # article and each of a server's subscriptions on one of its topics. Parameters:
@@ -194,8 +199,10 @@ DELETE FROM candidates WHERE subscription_id = ? AND NOT EXISTS (
         plan=plan.format(topic_filter=""),
         plan_of_topic=plan.format(topic_filter="AND s.topic_key = ?"),
         matching=f"""
-SELECT {_flag(_all(tuple(r for r in every if r.reason in FILTERS)))} AS holds
-FROM subscriptions AS s, articles AS a WHERE s.id = ? AND a.id = ?
+SELECT s.id AS subscription_id, a.id AS article_id,
+    {_flag(_all(tuple(r for r in every if r.reason in FILTERS)))} AS holds
+FROM (VALUES {{pairs}}) AS p
+JOIN subscriptions AS s ON s.id = p.column1 JOIN articles AS a ON a.id = p.column2
 """,
         verdicts=verdicts,
         fill=fill,

@@ -88,3 +88,18 @@ def parse_filter(text: str) -> FilterQuery:
     if terms > MAX_FILTER_TERMS:
         raise QueryError(f"has {terms} words; keep it to {MAX_FILTER_TERMS}")
     return FilterQuery(tuple(dict.fromkeys(kept)))
+
+
+def search_query(text: str) -> FilterQuery | None:
+    """Return the query a search's text asks for when it uses phrases or OR, else None.
+
+    Plain words keep the search of ``search_terms`` (every word, else any word); a text
+    with a quoted phrase or a capital OR is read as a filter query is, and matched as one.
+    """
+    tokens = _TOKEN.findall(text[:MAX_QUERY_CHARS])
+    if not any(token == "OR" or token.startswith('"') for token in tokens):
+        return None
+    try:
+        return parse_filter(text[:MAX_FILTER_CHARS])
+    except QueryError:
+        return None

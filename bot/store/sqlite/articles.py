@@ -25,7 +25,7 @@ from bot.articles import (
     url_host,
 )
 from bot.store import due, limits, records, sql
-from bot.store.fulltext import search_terms
+from bot.store.fulltext import search_query, search_terms
 from bot.store.interfaces import SaveOutcome, SourceFile
 from bot.store.rows import (
     ARTICLE_COLUMNS,
@@ -184,8 +184,11 @@ class SqliteArticles:
         """Return the articles matching the words of ``text``, best match first (bm25).
 
         Any text is safe: FTS syntax is never passed through. When no article has every
-        word, articles with any of them are returned instead.
+        word, articles with any of them are returned instead. "Phrases" and OR are read
+        as in a subscription's filter queries (``bot.store.fulltext.search_query``).
         """
+        if (query := search_query(text)) is not None:
+            return await self._search(fulltext.filter_expression(query), limit, offset)
         terms = search_terms(text)
         if not terms:
             return ArticlePage((), 0, max(0, offset), max(0, limit))
