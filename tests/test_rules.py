@@ -305,3 +305,19 @@ async def test_news_why_says_what_a_run_posts(
                 posted = article_id in set(sender.articles_in(channel)) - before[channel]
                 assert posted == ("waiting" in said), (round_, article_id, channel, said)
         clock.now += timedelta(hours=rng.choice((1, 30)))
+
+
+async def test_an_article_stored_again_is_weighed_again(
+    store: Store, sender: MemorySender, poster: Poster
+) -> None:
+    await shape(store, 10, include="rocket")
+    await shape(store, 11, exclude="rocket")
+    first = await add(store, 1, title="Rocket launch")
+    await add(store, 1, title="Chip sales")  # the same article, its text changed
+    assert await reasons(poster, store, first) == {10: "not_included", 11: "waiting"}
+    await poster.run()
+    assert (sender.articles_in(10), sender.articles_in(11)) == ([], [first])
+    second = await add(store, 2, title="Chip sales")
+    await add(store, 2, title="Rocket sales", quality=90)  # now it matches the include
+    await poster.run()
+    assert (sender.articles_in(10), sender.articles_in(11)) == ([second], [first])

@@ -111,11 +111,6 @@ def rules(dialect: Dialect) -> tuple[Rule, ...]:
     )
 
 
-def matching_pairs(count: int) -> str:
-    """Return the VALUES rows of ``count`` (subscription id, article id) parameter pairs."""
-    return ", ".join(["(CAST(? AS BIGINT), CAST(? AS BIGINT))"] * count)
-
-
 #: The rules of a subscription's filter queries (``include``, ``exclude``): lasting ones.
 FILTERS: tuple[Reason, ...] = ("not_included", "excluded")
 
@@ -135,14 +130,11 @@ class DueStatements:
     """The statements built from the rules, for one database."""
 
     rules: tuple[Rule, ...]
-    # A channel's candidates, best first, each with whether it holds the lasting rules and
-    # the others, but for the filter queries, and whether its subscription has any (then
-    # ``matching`` tells). Parameters: channel id; with plan_of_topic, then a topic key.
+    # A channel's candidates, best first, each with whether it holds the lasting rules
+    # (but the filter queries, checked when it was made) and the others. Parameters:
+    # channel id; with plan_of_topic, then a topic key.
     plan: str
     plan_of_topic: str
-    # Whether articles hold subscriptions' filter queries: rows (subscription_id,
-    # article_id, holds), for pairs bound as {pairs} (see ``matching_pairs``).
-    matching: str
     # Each rule's answer (1 or 0, in ``rules`` order, as columns r0, r1, ...) for one
     # article and each of a server's subscriptions on one of its topics. Parameters:
     # article id, guild id.
@@ -157,14 +149,14 @@ def statements(dialect: Dialect) -> DueStatements:
     """Return the statements of ``dialect``'s database, built from the one list of rules."""
     every = rules(dialect)
     lasting = _all(tuple(r for r in every if r.lasting))
-    # A filter query costs a full-text lookup (~0.2 ms in SQLite): a plan checks it only
-    # for the candidates it needs, best first (SqlLedger.due_articles); all else, for all.
-    cheap_lasting = _all(tuple(r for r in every if r.lasting and r.reason not in FILTERS))
+    # The filter queries are checked when a candidate is made, and made again whenever
+    # the article or the subscription changes (candidates_of_stored, fill): a full-text
+    # lookup per candidate would make planning follow the size of the index.
+    unfiltered = _all(tuple(r for r in every if r.lasting and r.reason not in FILTERS))
     passing = _all(tuple(r for r in every if not r.lasting))
     plan = f"""
 SELECT c.article_id, c.subscription_id, s.mode,
-    {_flag(cheap_lasting)} AS lasting, {_flag(passing)} AS passing,
-    {_flag("s.include_match IS NOT NULL OR s.exclude_match IS NOT NULL")} AS filtered
+    {_flag(unfiltered)} AS lasting, {_flag(passing)} AS passing
 FROM candidates AS c
 JOIN subscriptions AS s ON s.id = c.subscription_id
 JOIN articles AS a ON a.id = c.article_id
@@ -198,12 +190,6 @@ DELETE FROM candidates WHERE subscription_id = ? AND NOT EXISTS (
         rules=every,
         plan=plan.format(topic_filter=""),
         plan_of_topic=plan.format(topic_filter="AND s.topic_key = ?"),
-        matching=f"""
-SELECT s.id AS subscription_id, a.id AS article_id,
-    {_flag(_all(tuple(r for r in every if r.reason in FILTERS)))} AS holds
-FROM (VALUES {{pairs}}) AS p
-JOIN subscriptions AS s ON s.id = p.column1 JOIN articles AS a ON a.id = p.column2
-""",
         verdicts=verdicts,
         fill=fill,
         forget=forget,
@@ -213,17 +199,28 @@ JOIN subscriptions AS s ON s.id = p.column1 JOIN articles AS a ON a.id = p.colum
 # Rules an article's own fields decide, checked when it is stored: an article that fails
 # one for a subscription is no candidate there (storing it again with other fields, or
 # changing the subscription, weighs it again).
-_CHECKED_ON_STORING = ("published_at_source", "quality_unknown", "below_threshold")
+_CHECKED_ON_STORING: tuple[Reason, ...] = (
+    "published_at_source", "quality_unknown", "below_threshold", *FILTERS,
+)  # fmt: skip
 
 
-def candidates_of_stored(dialect: Dialect, articles: str) -> str:
-    """Return the INSERT of the candidates of articles just stored: each subscription on one
-    of their topics that their own fields do not rule out.
+def candidates_of_stored(dialect: Dialect, articles: str) -> tuple[str, str]:
+    """Return the statements that weigh articles just stored (or stored again) afresh: one
+    drops their candidates, one makes a candidate for each subscription on one of their
+    topics that the article's own fields (and text) do not rule out.
 
-    ``articles``: a condition on ``a`` (articles) that picks the stored batch.
+    ``articles``: a condition on ``a`` (articles) that picks the stored batch; each
+    statement binds its parameters once. The filter queries are checked here, when an
+    article is stored, and when a subscription's options change (``fill``), so that
+    planning never needs the full-text index; ``dialect.matches`` may name an index of
+    just the batch.
     """
     checked = _all(tuple(r for r in rules(dialect) if r.reason in _CHECKED_ON_STORING))
-    return f"""
+    forget = (
+        "DELETE FROM candidates WHERE article_id IN "
+        f"(SELECT a.id FROM articles AS a WHERE {articles})"
+    )
+    make = f"""
 INSERT INTO candidates (channel_id, article_id, subscription_id)
 SELECT s.channel_id, a.id, s.id FROM articles AS a
 JOIN article_topics AS at ON at.article_id = a.id
@@ -232,6 +229,7 @@ JOIN subscriptions AS s ON s.topic_key = t.key
 WHERE ({articles}) AND {checked}
 ON CONFLICT DO NOTHING
 """
+    return forget, make
 
 
 # The candidates an outbox message settled (delivered or refused). Parameters: nonce twice.

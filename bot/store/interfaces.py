@@ -225,7 +225,7 @@ class Ledger(Protocol):
         limit: int | None = None,
     ) -> list[DueArticle]:
         """Return what a channel's subscriptions make due, best quality first (at most
-        ``limit``: filter queries are then checked only for as many as it takes).
+        ``limit``).
 
         Due: every rule of ``bot.store.due`` holds, for one of the channel's candidates.
         With ``forget_stale``, candidates found to fail a lasting rule are dropped for good.

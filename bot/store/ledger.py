@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from bot.articles import topic_key
 from bot.store import due, sql
-from bot.subscriptions import Delivery, DeliveryStyle, DueArticle, Mode, OutboxMessage
+from bot.subscriptions import Delivery, DeliveryStyle, DueArticle, OutboxMessage
 
 
 class Writer(Protocol):
@@ -90,7 +90,7 @@ class SqlLedger:
         limit: int | None = None,
     ) -> list[DueArticle]:
         """Return what a channel's subscriptions make due, best quality first (at most
-        ``limit``: filter queries are then checked only for as many as it takes).
+        ``limit``).
 
         Due: every rule of ``bot.store.due`` holds, for one of the channel's candidates.
         With ``forget_stale``, candidates found to fail a lasting rule are dropped for good.
@@ -99,46 +99,22 @@ class SqlLedger:
             rows = await self._db.rows(self._due.plan, [channel_id])
         else:
             rows = await self._db.rows(self._due.plan_of_topic, [channel_id, topic_key(topic)])
-        stale = []
-        passing: list[tuple[int, int, Mode, bool]] = []  # article, subscription, mode, filtered
-        for row in rows:
-            if not row["lasting"]:
-                stale.append((channel_id, row["article_id"], row["subscription_id"]))
-            elif row["passing"]:
-                passing.append((row["article_id"], row["subscription_id"], row["mode"],
-                                row["filtered"]))  # fmt: skip
         found: dict[int, DueArticle] = {}
-        start = 0
-        while start < len(passing) and (limit is None or len(found) < limit):
-            # The next rows that could fill what is wanted; their filters in one statement.
-            wanted = len(passing) if limit is None else limit - len(found)
-            batch: list[tuple[int, int, Mode, bool]] = []
-            while start < len(passing) and len(batch) < wanted:
-                if passing[start][0] not in found:
-                    batch.append(passing[start])
-                start += 1
-            holding = await self._matching([(s, a) for a, s, _, filtered in batch if filtered])
-            for article_id, subscription_id, mode, filtered in batch:
-                if article_id in found:  # on two topics: once, the first
-                    continue
-                if filtered and (subscription_id, article_id) not in holding:
-                    stale.append((channel_id, article_id, subscription_id))
-                else:
-                    found[article_id] = DueArticle(article_id, subscription_id, mode)
+        stale = []
+        for row in rows:
+            article_id, subscription_id = row["article_id"], row["subscription_id"]
+            if not row["lasting"]:
+                stale.append((channel_id, article_id, subscription_id))
+            elif (
+                row["passing"]
+                and article_id not in found  # an article on two topics: once
+                and (limit is None or len(found) < limit)
+            ):
+                found[article_id] = DueArticle(article_id, subscription_id, row["mode"])
         if forget_stale and stale:
             async with self._db.transaction() as writer:
                 await writer.executemany(due.FORGET_CANDIDATE, stale)
         return list(found.values())
-
-    async def _matching(self, pairs: list[tuple[int, int]]) -> set[tuple[int, int]]:
-        """Return the (subscription, article) pairs whose article holds its filter queries."""
-        if not pairs:
-            return set()
-        rows = await self._db.rows(
-            self._due.matching.format(pairs=due.matching_pairs(len(pairs))),
-            [value for pair in pairs for value in pair],
-        )
-        return {(row["subscription_id"], row["article_id"]) for row in rows if row["holds"]}
 
     async def candidate_channels(self) -> set[int]:
         """Return the channels that have candidates: only they can have something due."""

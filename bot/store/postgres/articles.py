@@ -391,7 +391,8 @@ async def _write_articles(
     related = [row for a, _ in articles.values() for row in a.related]
     if related:
         await writer.execute(_INSERT_RELATED, _arrays(related, len(RELATED_COLUMNS)))
-    await writer.execute(_CANDIDATES_OF_STORED, [list(articles)])
+    for statement in _CANDIDATES_OF_STORED:  # made afresh: bot.store.due
+        await writer.execute(statement, [list(articles)])
 
 
 # Every article a query shows, with its provider, topics and related coverage, in one

@@ -354,11 +354,45 @@ async def _write_articles(
     await writer.executemany(
         _INSERT_RELATED, [row for a, _ in articles.values() for row in a.related]
     )
-    for chunk in chunks(list(articles)):
-        await writer.execute(
-            due.candidates_of_stored(LEDGER.due, f"a.url IN ({placeholders(len(chunk))})"),
-            chunk,
-        )
+    await _weigh_candidates(writer, list(articles))
+
+
+# The batch's own full-text index, on the writer's connection only: a subscription's filter
+# query is checked against the articles just stored (bot.store.due.candidates_of_stored)
+# without a lookup in the index of the whole archive, whose cost grows with it.
+_BATCH_INDEX = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS temp.batch_fts USING fts5 (title, excerpt, "
+    "tokenize = 'porter unicode61 remove_diacritics 2')"
+)
+_IN_BATCH = due.Dialect(
+    outbox_articles=LEDGER.due.outbox_articles,
+    matches="EXISTS (SELECT 1 FROM temp.batch_fts WHERE batch_fts MATCH {query} "
+    "AND batch_fts.rowid = a.id)",
+)
+_ANY_FILTER = (
+    "SELECT EXISTS (SELECT 1 FROM subscriptions "
+    "WHERE include_match IS NOT NULL OR exclude_match IS NOT NULL)"
+)
+
+
+async def _weigh_candidates(writer: Writer, urls: list[str]) -> None:
+    """Make the candidates of articles just stored afresh (bot.store.due)."""
+    row = await (await writer.execute(_ANY_FILTER)).fetchone()
+    filtered = bool(row and row[0])
+    if filtered:
+        await writer.execute(_BATCH_INDEX)
+        await writer.execute("DELETE FROM temp.batch_fts")
+    for chunk in chunks(urls):
+        batch = f"a.url IN ({placeholders(len(chunk))})"
+        if filtered:
+            await writer.execute(
+                "INSERT INTO temp.batch_fts (rowid, title, excerpt) "
+                f"SELECT a.id, a.title, a.excerpt FROM articles AS a WHERE {batch}",
+                chunk,
+            )
+        forget, make = due.candidates_of_stored(_IN_BATCH if filtered else LEDGER.due, batch)
+        await writer.execute(forget, chunk)
+        await writer.execute(make, chunk)
 
 
 async def _count_topics(writer: Writer, rows: Sequence[tuple[Any, ...]]) -> None:
