@@ -40,7 +40,8 @@ async def report_channel_gone(
 ) -> None:
     """Tell a server, in its alert channel, that a deleted channel's subscriptions went."""
     alerts = Alerts(store.alerts, GuildNotifier(channel.guild))
-    await alerts.report(channel.guild.id, channel_gone(f"#{channel.name}", removed))
+    name = discord.utils.escape_markdown(channel.name)
+    await alerts.report(channel.guild.id, channel_gone(f"#{name}", removed))
 
 
 def _server(interaction: discord.Interaction[Any]) -> discord.Guild:

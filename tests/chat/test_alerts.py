@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from bot.chat.delivery import DiscordSender
 from bot.parsing import build_draft
 from tests.chat.conftest import World, eventually
@@ -128,6 +130,28 @@ async def test_an_alert_channel_that_became_unpostable_is_recorded_and_not_retri
     await world.bot.poster.run()
     await world.bot.poster.run()
     assert alert_tries(world, alerts) == 1  # tried once for the one change: no retry loop
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "failure"),
+    [
+        (404, 10003, "Unknown Channel (Discord error 10003)"),
+        (503, 0, "Unavailable (HTTP 503)"),
+    ],
+)
+async def test_an_alert_discord_does_not_take_is_recorded_and_tried_once(
+    world: World, status: int, code: int, failure: str
+) -> None:
+    alerts = await alerts_in_new_channel(world)
+    await subscribe_news(world)
+    world.fake.inject_fault("POST", f"/channels/{alerts.id}/messages", status=status, code=code,
+                            message=failure.split(" (")[0], times=None)  # fmt: skip
+    await lose_send_messages(world, world.home.channel)
+    await world.bot.poster.run()
+    await world.bot.poster.run()
+    assert alert_tries(world, alerts) == 1
+    alert = await world.store.alerts.channel(world.home.guild.id)
+    assert alert is not None and alert.failure == failure
 
 
 async def test_a_deleted_channel_is_reported_with_its_name(world: World) -> None:
