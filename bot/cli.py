@@ -380,6 +380,9 @@ class _NoSender:
     ) -> int | None:
         return None  # pragma: no cover
 
+    async def notify(self, channel_id: int, text: str) -> int:
+        raise AssertionError("a dry run does not send")  # pragma: no cover
+
 
 async def _post(store: Store, args: argparse.Namespace, settings: Settings) -> int:
     poster = Poster(

@@ -49,6 +49,10 @@ class DeliveryError(NewsbotError):
 class ChannelForbidden(DeliveryError):
     """Discord answered 403: the bot may not post there (the message says what it lacks)."""
 
+    def __init__(self, message: str, *, missing: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.missing = missing  # the permissions it lacks as Discord names them, if known
+
 
 class ChannelGone(DeliveryError):
     """Discord answered 404: the channel no longer exists."""

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal, Protocol
 
+from bot import alerts as alert
+from bot.alerts import Alerts
 from bot.articles import Article
 from bot.errors import (
     ChannelForbidden,
@@ -64,6 +66,13 @@ class Sender(Protocol):
 
     async def can_post(self, channel_id: int) -> bool:
         """Tell whether the bot may post in the channel now (to resume a paused one)."""
+        ...
+
+    async def notify(self, channel_id: int, text: str) -> int:
+        """Post one plain line that pings nobody (an alert), once; return its id.
+
+        Raise as ``send`` does.
+        """
         ...
 
     async def find_sent(
@@ -324,8 +333,10 @@ class Poster:
         channels_at_once: int = CHANNELS_AT_ONCE,
         guard: Callable[[], Awaitable[None]] | None = None,
         observe: Callable[[RunReport, float], None] | None = None,
+        alerts: Alerts | None = None,
     ) -> None:
         self.store = store
+        self.alerts = alerts  # tells each server of a channel paused, resumed, removed, refused
         self.guard = guard
         self.observe = observe
         self.sender = sender
@@ -406,7 +417,8 @@ class Poster:
                 try:
                     checked[sub.channel_id] = await self.sender.can_post(sub.channel_id)
                 except ChannelGone:
-                    await self._forget_channel(sub.channel_id, "channel no longer exists")
+                    same = [s for s in subscriptions if s.channel_id == sub.channel_id]
+                    await self._forget_channel(same, "channel no longer exists")
                     checked[sub.channel_id] = False
                 except DeliveryFailed:
                     checked[sub.channel_id] = False
@@ -420,6 +432,7 @@ class Poster:
         self, channel_id: int, subs: list[Subscription], scope: Scope
     ) -> ChannelOutcome:
         outcome = ChannelOutcome(subs[0].guild_id, channel_id)
+        resuming = [s for s in subs if not s.active]  # resumed by this run: alerted once it posts
         plan = await self.planner.plan(
             channel_id, subs, scope.topic, forget_stale=True, snapshot=self._snapshot
         )
@@ -450,17 +463,27 @@ class Poster:
                 for sub in subs:
                     await self.store.subscriptions.pause(sub.id, str(exc))
                 log.warning("channel %s: paused %d subscriptions: %s", channel_id, len(subs), exc)
+                if self.alerts is not None and len(resuming) < len(subs):  # not a false resume
+                    topics = [s.topic for s in subs]
+                    await self.alerts.report(
+                        outcome.guild_id, alert.paused(channel_id, topics, str(exc), exc.missing)
+                    )
                 outcome.skipped = f"paused: {exc}"
                 outcome.messages["paused"] += 1
                 break
             except ChannelGone:
-                await self._forget_channel(channel_id, "Discord says the channel is gone")
+                await self._forget_channel(subs, "Discord says the channel is gone")
                 outcome.skipped = "channel deleted: subscriptions removed"
                 outcome.messages["removed"] += 1
                 break
             except MessageRefused as exc:
                 await self.store.ledger.record_refusal(nonce, str(exc), self.clock())
                 log.error("channel %s refused articles %s for good: %s", channel_id, ids, exc)
+                if self.alerts is not None:
+                    links = [a.link for a in message.articles]
+                    await self.alerts.report(
+                        outcome.guild_id, alert.refused(channel_id, links, str(exc))
+                    )
                 outcome.messages["refused"] += 1
                 continue  # one bad article never blocks the channel
             except DeliveryFailed as exc:
@@ -472,6 +495,10 @@ class Poster:
             await self.store.ledger.record_delivery(nonce, message_id, self.clock())
             outcome.posted.extend(message.articles)
             outcome.messages["sent"] += 1
+        stopped = outcome.messages["paused"] or outcome.messages["removed"]
+        if self.alerts is not None and resuming and not stopped:
+            topics = [s.topic for s in resuming]
+            await self.alerts.report(outcome.guild_id, alert.resumed(channel_id, topics))
         return outcome
 
     async def _sent_earlier(self, message: PlannedMessage) -> int | None:
@@ -492,9 +519,14 @@ class Poster:
                         "again, which could show it twice", message.channel_id, exc)  # fmt: skip
             return None
 
-    async def _forget_channel(self, channel_id: int, why: str) -> None:
+    async def _forget_channel(self, subs: Sequence[Subscription], why: str) -> None:
+        channel_id = subs[0].channel_id
         removed = await self.store.subscriptions.remove_channel(channel_id)
         log.warning("channel %s: %s; removed %d subscriptions", channel_id, why, removed)
+        if self.alerts is not None and removed:
+            topics = [s.topic for s in subs]
+            gone = alert.channel_gone(f"<#{channel_id}>", removed, topics)
+            await self.alerts.report(subs[0].guild_id, gone)
 
 
 #: Why an article did or did not go to a subscription's channel: a rule it fails

@@ -129,6 +129,7 @@ async def test_newsbot_run_loads_syncs_answers_and_stops_cleanly_on_sigterm(tmp_
                 "unsubscribe",
                 "subscriptions",
                 "post",
+                "alerts",
             }
             handle = await fake.send_command(
                 home.guild, home.channel, home.member, "news", subcommand="topics"
@@ -152,7 +153,7 @@ async def test_newsbot_run_loads_syncs_answers_and_stops_cleanly_on_sigterm(tmp_
     log = stderr.decode()
     assert process.returncode == 0, log
     assert "49 files" in log and "49 added" in log
-    assert "synced 5 slash commands to all guilds" in log
+    assert "synced 6 slash commands to all guilds" in log
     assert "SIGTERM: closing the Discord connection and the database" in log
     assert "Traceback" not in log
 

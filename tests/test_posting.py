@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from bot.alerts import Alerts
 from bot.articles import Article
 from bot.errors import (
     AlreadyRunning,
@@ -48,6 +49,9 @@ class MemorySender:
     unreadable: set[int] = field(default_factory=set)  # channels without Read Message History
     searched: list[int] = field(default_factory=list)
     styles: dict[str, DeliveryStyle] = field(default_factory=dict)  # by nonce
+    lacking: dict[int, tuple[str, ...]] = field(default_factory=dict)  # a 403's missing names
+    notices: list[tuple[int, str]] = field(default_factory=list)  # alerts posted
+    notify_tries: list[int] = field(default_factory=list)  # channels an alert was tried in
     gate: asyncio.Event | None = None
 
     async def send(
@@ -58,7 +62,7 @@ class MemorySender:
         if channel_id in self.gone:
             raise ChannelGone("Unknown Channel")
         if channel_id in self.forbidden:
-            raise ChannelForbidden("Missing Access")
+            raise ChannelForbidden("Missing Access", missing=self.lacking.get(channel_id, ()))
         if channel_id in self.failing:
             raise DeliveryFailed("503 Service Unavailable")
         if self.refused & {a.id for a in articles}:
@@ -74,6 +78,17 @@ class MemorySender:
         if channel_id in self.gone:
             raise ChannelGone("Unknown Channel")
         return channel_id not in self.forbidden
+
+    async def notify(self, channel_id: int, text: str) -> int:
+        self.notify_tries.append(channel_id)
+        if channel_id in self.gone:
+            raise ChannelGone("Unknown Channel")
+        if channel_id in self.forbidden:
+            raise ChannelForbidden("Missing Access")
+        if channel_id in self.failing:
+            raise DeliveryFailed("503 Service Unavailable")
+        self.notices.append((channel_id, text))
+        return 5000 + len(self.notices)
 
     async def find_sent(
         self,
@@ -507,3 +522,167 @@ async def test_nothing_is_posted_once_the_database_file_was_removed(
     with pytest.raises(StoreError, match="was removed or replaced while newsbot ran"):
         await poster.run()
     assert sender.sent == []  # deliveries recorded in a deleted file would be forgotten
+
+
+ALERTS = 99  # the home server's alert channel
+
+
+@pytest.fixture
+async def alerting(store: Store, sender: MemorySender) -> Poster:
+    """A poster that alerts the home server (GUILD) in channel ``ALERTS``."""
+    await store.alerts.set_channel(GUILD, ALERTS, set_by=7)
+    return Poster(store, sender, max_per_run=5, alerts=Alerts(store.alerts, sender))
+
+
+async def test_a_pause_is_alerted_once_and_the_resume_once(
+    store: Store, sender: MemorySender, alerting: Poster
+) -> None:
+    await subscribe(store, 10, "AI")
+    await subscribe(store, 10, "Chips")
+    await subscribe(store, 20, guild=OTHER_GUILD)  # a server without an alert channel
+    await add(store, 1, topics=["AI", "Chips"])
+    sender.forbidden |= {10, 20}
+    sender.lacking[10] = ("Embed Links",)
+    await alerting.run()
+    assert sender.notices == [
+        (ALERTS, "Paused posting in <#10> (**AI**, **Chips**): the bot lacks Embed Links there. "
+                 "Grant it and posting resumes by itself."),
+    ]  # fmt: skip
+    await alerting.run()  # still forbidden: no change, no alert
+    assert len(sender.notices) == 1
+    sender.forbidden.clear()
+    await alerting.run()
+    await alerting.run()
+    assert sender.notices[1:] == [(ALERTS, "Resumed posting in <#10> (**AI**, **Chips**).")]
+    assert sender.notify_tries == [ALERTS, ALERTS]
+
+
+async def test_a_pause_without_named_permissions_says_what_discord_said(
+    store: Store, sender: MemorySender, alerting: Poster
+) -> None:
+    await subscribe(store, 10, "AI")
+    await add(store, 1)
+    sender.forbidden.add(10)
+    await alerting.run()
+    assert sender.notices == [
+        (ALERTS, "Paused posting in <#10> (**AI**): Discord refused the bot there "
+                 "(Missing Access). Check its permissions there; posting resumes by itself "
+                 "once it can post."),
+    ]  # fmt: skip
+
+
+async def test_a_resume_that_discord_refuses_again_alerts_nothing(
+    store: Store, sender: MemorySender, alerting: Poster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await subscribe(store, 10)
+    await add(store, 1)
+    sender.forbidden.add(10)
+    await alerting.run()
+    assert len(sender.notices) == 1
+
+    async def stale_cache(channel_id: int) -> bool:
+        return True  # the bot's cache says it may post; Discord still says 403
+
+    monkeypatch.setattr(sender, "can_post", stale_cache)
+    report = await alerting.run()
+    assert report.resumed and report.deliveries()["paused"] == 1
+    assert len(sender.notices) == 1  # paused before, paused after: no change to report
+
+
+@pytest.mark.parametrize("while_paused", [False, True])
+async def test_a_channel_gone_is_alerted_once(
+    store: Store, sender: MemorySender, alerting: Poster, while_paused: bool
+) -> None:
+    await subscribe(store, 10, "AI")
+    await subscribe(store, 10, "Chips")
+    await add(store, 1)
+    if while_paused:  # found out when checking whether the paused channel can resume
+        sender.forbidden.add(10)
+        await alerting.run()
+        sender.notices.clear()
+    sender.gone.add(10)
+    await alerting.run()
+    await alerting.run()
+    assert sender.notices == [
+        (ALERTS, "Stopped posting in <#10> (**AI**, **Chips**): the channel is gone; "
+                 "removed 2 subscriptions."),
+    ]  # fmt: skip
+    assert await store.subscriptions.in_guild(GUILD) == []
+
+
+async def test_an_article_discord_refuses_is_alerted_once(
+    store: Store, sender: MemorySender, alerting: Poster
+) -> None:
+    await subscribe(store, 10)
+    bad = await add(store, 1, quality=99)
+    await add(store, 2, quality=60)
+    sender.refused.add(bad)
+    await alerting.run()
+    await alerting.run()
+    article = await store.articles.get(bad)
+    assert article is not None
+    assert sender.notices == [
+        (ALERTS, f"Discord refused <{article.link}> in <#10> in every form "
+                 "(Invalid Form Body (Discord error 50035)); it will not be retried there."),
+    ]  # fmt: skip
+    assert len(sender.sent) == 1  # the other article
+
+
+async def test_an_alert_channel_the_bot_cannot_post_in_is_recorded_and_tried_once_per_change(
+    store: Store, sender: MemorySender, alerting: Poster, caplog: pytest.LogCaptureFixture
+) -> None:
+    await subscribe(store, 10)
+    await subscribe(store, 20)
+    article = await add(store, 1)
+    sender.forbidden |= {10, ALERTS}
+    report = await alerting.run()
+    assert sender.articles_in(20) == [article]  # the run goes on
+    assert report.deliveries()["paused"] == 1
+    alert = await store.alerts.channel(GUILD)
+    assert alert is not None and alert.failure == "Missing Access" and alert.failed_at
+    assert f"cannot post an alert in channel {ALERTS} (Missing Access)" in caplog.text
+    await alerting.run()
+    await alerting.run()
+    assert sender.notify_tries == [ALERTS]  # one change, one try: never a retry loop
+    sender.forbidden.discard(ALERTS)  # the alert channel works again
+    sender.forbidden.add(20)
+    await add(store, 2)
+    await alerting.run()
+    assert [channel for channel, _ in sender.notices] == [ALERTS]
+    alert = await store.alerts.channel(GUILD)
+    assert alert is not None and alert.failure is None
+
+
+async def test_an_alert_that_cannot_be_read_or_sent_never_stops_a_run(
+    store: Store, sender: MemorySender, alerting: Poster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await subscribe(store, 10)
+    await subscribe(store, 20)
+    article = await add(store, 1)
+    sender.forbidden.add(10)
+
+    async def unreadable(guild_id: int) -> None:
+        raise StoreError("cannot read newsbot.db: database is locked")
+
+    monkeypatch.setattr(store.alerts, "channel", unreadable)
+    report = await alerting.run()
+    assert sender.articles_in(20) == [article]
+    assert {c.channel_id: c.skipped for c in report.channels}[10] == "paused: Missing Access"
+
+
+async def test_without_an_alert_channel_nothing_is_alerted(
+    store: Store, sender: MemorySender
+) -> None:
+    poster = Poster(store, sender, alerts=Alerts(store.alerts, sender))
+    await subscribe(store, 10)
+    await add(store, 1)
+    sender.forbidden.add(10)
+    await poster.run()
+    sender.forbidden.clear()
+    await poster.run()
+    assert sender.notify_tries == [] and sender.articles_in(10) != []
+    await store.alerts.set_channel(GUILD, ALERTS, set_by=None)
+    assert await store.alerts.clear(GUILD)  # /alerts off
+    sender.gone.add(10)
+    await poster.run()
+    assert sender.notify_tries == []

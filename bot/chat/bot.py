@@ -15,6 +15,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.alerts import Alerts
+from bot.chat.alerts import AlertsCog
 from bot.chat.delivery import DiscordSender
 from bot.chat.news import NewsCog
 from bot.chat.posting import PostingCog
@@ -100,14 +102,16 @@ class NewsBot(commands.AutoShardedBot):
         self.store = store
         self.settings = settings
         self.live_pagers: set[str] = set()  # tokens of the pagers whose buttons still work
+        sender = DiscordSender(self, rate=settings.process_send_rate)
         self.poster = Poster(
             store,
-            DiscordSender(self, rate=settings.process_send_rate),
+            sender,
             max_per_run=settings.max_per_run,
             owns_guild=owns_guild_for(settings.shard_count, settings.shard_ids),
             clock=clock,
             guard=(run_lock or FileLocks()).confirm,
             observe=self.metrics.observe_run,
+            alerts=Alerts(store.alerts, sender),
         )
         self.scheduler = NewsScheduler(
             post=self.poster.run,
@@ -122,10 +126,11 @@ class NewsBot(commands.AutoShardedBot):
         await self.sync_commands()
 
     async def add_cogs(self) -> None:
-        """Add the command groups: news lookups, subscriptions, posting."""
+        """Add the command groups: news lookups, subscriptions, posting, alerts."""
         await self.add_cog(NewsCog(self.poster.planner, self.settings, self.live_pagers))
         await self.add_cog(SubscriptionsCog(self.store, self.settings))
         await self.add_cog(PostingCog(self.store, self.poster))
+        await self.add_cog(AlertsCog(self.store))
 
     def command_sync(self) -> CommandSync:
         """Return where the commands go, what they are now, and the key of the last sync."""

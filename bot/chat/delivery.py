@@ -220,7 +220,9 @@ class DiscordSender:
             name for name in missing_delivery_permissions(channel, me, style) if name in extra
         ]
         if missing:
-            raise ChannelForbidden(f"Missing Permissions: {', '.join(missing)}")
+            raise ChannelForbidden(
+                f"Missing Permissions: {', '.join(missing)}", missing=tuple(missing)
+            )
 
     async def _deliver(
         self,
@@ -243,7 +245,7 @@ class DiscordSender:
                 reason = _describe(exc)
                 if needs and exc.code == MISSING_PERMISSIONS:  # not Missing Access, say
                     reason = f"{reason}: {needs}"
-                raise ChannelForbidden(reason) from exc
+                raise ChannelForbidden(reason, missing=self._missing(channel_id)) from exc
             except discord.NotFound as exc:
                 if exc.code == UNKNOWN_CHANNEL:
                     raise ChannelGone(_describe(exc)) from exc
@@ -439,6 +441,48 @@ class DiscordSender:
             me = channel.guild.me
             return me is not None and not missing_delivery_permissions(channel, me)
         return True
+
+    async def notify(self, channel_id: int, text: str) -> int:
+        """Post one plain line that pings nobody (an alert), once; return its id."""
+        await self.pacer.wait()
+        channel = self.client.get_partial_messageable(channel_id)
+        return await post_notice(channel, text, timeout=self.timeout)
+
+    def _missing(self, channel_id: int) -> tuple[str, ...]:
+        """Return what the cache says the bot lacks to post in a channel, as Discord names it."""
+        channel = self.client.get_channel(channel_id)
+        if not isinstance(channel, PostingChannel) or channel.guild.me is None:
+            return ()
+        return tuple(missing_delivery_permissions(channel, channel.guild.me))
+
+
+async def post_notice(
+    channel: discord.abc.Messageable, text: str, *, timeout: float = SEND_TIMEOUT
+) -> int:
+    """Post one plain line that pings nobody, once; return its id.
+
+    Discord's answers map as ``DiscordSender.send`` maps them: 403 ``ChannelForbidden``,
+    404 ``ChannelGone``, 400 ``MessageRefused``, anything else ``DeliveryFailed``.
+    """
+    try:
+        message = await asyncio.wait_for(
+            channel.send(clip(text, 2000), allowed_mentions=NO_MENTIONS), timeout
+        )
+    except discord.Forbidden as exc:
+        raise ChannelForbidden(_describe(exc)) from exc
+    except discord.NotFound as exc:
+        if exc.code == UNKNOWN_CHANNEL:
+            raise ChannelGone(_describe(exc)) from exc
+        raise DeliveryFailed(_describe(exc)) from exc
+    except discord.HTTPException as exc:
+        if exc.status == 400:
+            raise MessageRefused(_describe(exc)) from exc
+        raise DeliveryFailed(_describe(exc)) from exc
+    except TimeoutError as exc:
+        raise DeliveryFailed(f"no answer within {timeout:g} s") from exc
+    except (aiohttp.ClientError, OSError) as exc:
+        raise DeliveryFailed(f"network error: {exc!r}") from exc
+    return message.id
 
 
 def _shows(message: discord.Message, links: set[str]) -> bool:

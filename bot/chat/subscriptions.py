@@ -16,6 +16,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.articles import closest_names
+from bot.chat.alerts import report_channel_gone
 from bot.chat.embeds import NEWS_COLOUR, clip
 from bot.chat.news import check_range, quote, topic_choices, topic_hint
 from bot.chat.permissions import ArticleChannel, missing_delivery_permissions
@@ -492,6 +493,7 @@ class SubscriptionsCog(commands.Cog):
         removed = await self.store.subscriptions.remove_channel(channel.id)
         if removed:
             log.info("channel %s deleted: removed %d subscriptions", channel.id, removed)
+            await report_channel_gone(self.store, channel, removed)
 
     @commands.Cog.listener()
     async def on_guild_remove(self, guild: discord.Guild) -> None:

@@ -31,7 +31,7 @@ BOT_OPERATIONS = {
     "get_bot_gateway": "connect: the gateway URL and shard count",
     "bulk_set_application_commands": "sync the slash commands",
     "bulk_set_guild_application_commands": "sync them to NEWSBOT_DEV_GUILD",
-    "create_message": "post articles",
+    "create_message": "post articles, and alerts in a server's /alerts channel",
     "list_messages": "look for a message whose send was not confirmed",
     "create_thread": "post articles in a forum channel (a post each)",
     "create_thread_from_message": "open a discussion thread on a posted message",

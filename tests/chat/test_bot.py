@@ -47,6 +47,7 @@ async def test_a_dev_guild_gets_the_commands_instantly_instead_of_everyone(
             "unsubscribe",
             "subscriptions",
             "post",
+            "alerts",
         }
         assert fake.find_requests(
             "PUT", f"/applications/{fake.application_id}/guilds/{home.guild.id}/commands"
@@ -66,7 +67,7 @@ async def test_a_failed_sync_is_logged_and_retried_at_the_next_start(
         assert "could not sync slash commands" in caplog.text
         assert fake.commands() == []
         await start(fake, bot_store)
-        assert len(fake.commands()) == 5
+        assert len(fake.commands()) == 6
 
 
 async def test_the_bot_asks_for_no_privileged_intents() -> None:

@@ -56,7 +56,7 @@ async def test_a_healthy_setup_is_all_ticks(bot_store: Store) -> None:
         f"client_id={fake.application_id}&scope=bot%20applications.commands&permissions=84992"
         in text
     )
-    assert "5 commands, as this version has them, in every server" in text
+    assert "6 commands, as this version has them, in every server" in text
     assert f"#news (server {home.guild.id}) on 'AI': the bot can post there" in text
     assert "49 article files, none rejected" in text
     assert all(line.startswith(("✓", "    ")) for line in text.splitlines())

@@ -26,7 +26,7 @@ def button(components: list[dict[str, object]], label: str) -> dict[str, object]
 
 async def test_commands_are_synced_with_their_options_and_permissions(world: World) -> None:
     commands = {c["name"]: c for c in world.fake.commands()}
-    assert set(commands) == {"news", "subscribe", "unsubscribe", "subscriptions", "post"}
+    assert set(commands) == {"news", "subscribe", "unsubscribe", "subscriptions", "post", "alerts"}
     assert [o["name"] for o in commands["news"]["options"]] == [
         "topic",
         "provider",
@@ -38,6 +38,9 @@ async def test_commands_are_synced_with_their_options_and_permissions(world: Wor
     for name in ("subscribe", "unsubscribe"):
         assert int(commands[name]["default_member_permissions"]) == 1 << 4  # Manage Channels
         assert commands[name]["contexts"] == [0]  # servers only
+    assert [o["name"] for o in commands["alerts"]["options"]] == ["channel", "off"]
+    assert int(commands["alerts"]["default_member_permissions"]) == 1 << 5  # Manage Server
+    assert commands["alerts"]["contexts"] == [0]
     assert int(commands["post"]["default_member_permissions"]) == 1 << 5  # Manage Server
     assert commands["post"]["contexts"] == [0]
     assert [o["name"] for o in commands["post"]["options"]] == ["now", "preview"]

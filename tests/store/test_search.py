@@ -33,6 +33,21 @@ async def test_search_falls_back_to_any_word_when_no_article_has_all(store: Stor
     assert {a.title for a in page.articles} == {"Rocket news", "Chip news"}
 
 
+async def test_search_reads_phrases_and_or_as_subscription_filters_do(store: Store) -> None:
+    await save(
+        store,
+        draft(1, title="AI chips boom", excerpt=""),
+        draft(2, title="Chips made by AI", excerpt=""),
+        draft(3, title="Pasta recipes", excerpt=""),
+    )
+    phrase = await store.articles.search('"AI chips"')
+    assert [a.title for a in phrase.articles] == ["AI chips boom"]
+    either = await store.articles.search('"ai chips" OR recipe')  # stemmed, as in filters
+    assert {a.title for a in either.articles} == {"AI chips boom", "Pasta recipes"}
+    words = await store.articles.search("ai chips")  # plain words: in any order
+    assert {a.title for a in words.articles} == {"AI chips boom", "Chips made by AI"}
+
+
 HOSTILE = [
     '"', '""', "'", "*", "rocket*", "NEAR(rocket chip)", "rocket NEAR chip", "-rocket", "rocket -chip",
     "(", ")", "((rocket", "rocket)", "AND", "OR OR", "NOT rocket", "title:rocket", "^rocket", "{title}: x",
