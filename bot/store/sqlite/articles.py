@@ -185,10 +185,13 @@ class SqliteArticles:
 
         Any text is safe: FTS syntax is never passed through. When no article has every
         word, articles with any of them are returned instead. "Phrases" and OR are read
-        as in a subscription's filter queries (``bot.store.fulltext.search_query``).
+        as in a subscription's filter queries (``bot.store.fulltext.search_query``), and
+        as words when nothing matches them so.
         """
         if (query := search_query(text)) is not None:
-            return await self._search(fulltext.filter_expression(query), limit, offset)
+            page = await self._search(fulltext.filter_expression(query), limit, offset)
+            if page.total:  # else as words, the quotes and ORs taken for typing
+                return page
         terms = search_terms(text)
         if not terms:
             return ArticlePage((), 0, max(0, offset), max(0, limit))
