@@ -135,3 +135,46 @@ def run(work: Any) -> Any:
     except RuntimeError:
         return asyncio.run(work)
     return run_apart(work)
+
+
+async def _postmaster(target: Server) -> int | None:
+    import asyncpg
+
+    connection = await asyncpg.connect(target.admin_url)
+    try:
+        backend = int(await connection.fetchval("SELECT pg_backend_pid()"))
+    finally:
+        await connection.close()
+    try:
+        return int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None  # not on this machine
+
+
+def server_cpu_seconds(target: Server) -> float | None:
+    """Return the CPU time the server's processes used so far, or None if it is not local.
+
+    The postmaster's own time, its ended backends' (it waits for them, so they count as
+    its children's) and its live processes'.
+    """
+    postmaster = run(_postmaster(target))
+    if postmaster is None:
+        return None
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def times(pid: int, children: bool) -> float:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        used = [int(x) for x in fields[11:15]]  # utime, stime, cutime, cstime
+        return sum(used if children else used[:2]) / ticks
+
+    total = times(postmaster, True)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == postmaster:
+                total += times(int(entry.name), False)
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
