@@ -143,12 +143,12 @@ async def _postmaster(target: Server) -> int | None:
     connection = await asyncpg.connect(target.admin_url)
     try:
         backend = int(await connection.fetchval("SELECT pg_backend_pid()"))
+        try:  # while the backend lives
+            return int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            return None  # not on this machine
     finally:
         await connection.close()
-    try:
-        return int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    except (OSError, ValueError, IndexError):
-        return None  # not on this machine
 
 
 def server_cpu_seconds(target: Server) -> float | None:
