@@ -565,6 +565,7 @@ class ProcessFigures:
     first_post: float  # seconds from the processes' start
     last_post: float
     send_rate: float  # its share of NEWSBOT_SEND_RATE
+    global_429s: int  # global 429s answered to its messages
     cpu_seconds: float
     summary: str  # its "posting run:" log line
     tracebacks: int
@@ -751,6 +752,11 @@ async def shared_bench(
             requests = fake.requests[first_request:]
             posts = [r for r in requests if _is_message_post(r) and r.status == 200]
             guild_of = {c.channel_id: c.guild_id for c in channels}
+            hit_shards = Counter(
+                shard_of.get(guild_of.get(int(m.group(1)), 0), -1)
+                for h in fake.rate_limits.hits
+                if h.scope == "global" and (m := re.search(r"/channels/(\d+)/messages", h.path))
+            )
             figures = []
             send_rate = 49 / shards  # NEWSBOT_SEND_RATE's default, split by shard share
             for shard in range(shards):
@@ -763,7 +769,7 @@ async def shared_bench(
                     shard_ids=str(shard), messages=len(mine),
                     first_post=mine[0].at - launched if mine else 0.0,
                     last_post=mine[-1].at - launched if mine else 0.0,
-                    send_rate=send_rate, cpu_seconds=cpu[shard],
+                    send_rate=send_rate, global_429s=hit_shards[shard], cpu_seconds=cpu[shard],
                     summary=summary.split("posting run:", 1)[-1].strip(),
                     tracebacks=sum("Traceback" in x for x in logs[shard]),
                 ))  # fmt: skip
@@ -806,7 +812,8 @@ def print_shared(figures: SharedFigures) -> None:
     for p in figures.processes:
         print(
             f"  process shard {p.shard_ids}: {p.messages:,} messages from {p.first_post:.1f} s to "
-            f"{p.last_post:.1f} s = {p.rate:.2f}/s (its send rate {p.send_rate:g}/s), CPU "
+            f"{p.last_post:.1f} s = {p.rate:.2f}/s (its send rate {p.send_rate:g}/s), "
+            f"{p.global_429s} global 429s, CPU "
             f"{p.cpu_seconds:.1f} s, {p.tracebacks} tracebacks; {p.summary}"
         )
     server_cpu = figures.server_cpu_seconds
