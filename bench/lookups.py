@@ -1067,6 +1067,24 @@ def _step_name(number: int, sql: str) -> str:
     return f"{number}. {words[:40]}"
 
 
+async def round_trips(store: Any, connection: Any, count: int = 500) -> dict[str, Any]:
+    """Time ``SELECT 1`` through the store's pool and on the bare connection, alternating.
+
+    What a statement costs the store beyond its SQL: the pool's acquire and release (asyncpg
+    resets a connection it takes back, with a statement of its own) and the store's
+    error handling.
+    """
+    pooled, bare = [], []
+    for _ in range(count):
+        started = time.perf_counter()
+        await store.database.scalar("SELECT 1")
+        pooled.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        await connection.fetchval("SELECT 1")
+        bare.append(time.perf_counter() - started)
+    return {"store_ms": spread(pooled), "bare_ms": spread(bare)}
+
+
 async def pg_lookups(url: str, workload: Workload, count: int) -> tuple[list[dict[str, Any]], int]:
     """Measure every kind through the PostgreSQL store and bare; return the summaries.
 
@@ -1090,7 +1108,7 @@ async def pg_lookups(url: str, workload: Workload, count: int) -> tuple[list[dic
                 problems.append(f"{query}: the bare replay read other rows than the store")
         if problems:
             raise SystemExit("\n".join(problems))
-        summaries = []
+        summaries: list[dict[str, Any]] = [{"select_1": await round_trips(store, connection)}]
         for kind in KINDS:
             print(f"measuring {kind} on PostgreSQL...", file=sys.stderr, flush=True)
             queries = workload.queries(kind, count, "measured")
@@ -1147,7 +1165,8 @@ def postgres_part(
                 "build": built,
             },
             "checked": checked,
-            "lookups": summaries,
+            "select_1": summaries[0]["select_1"],
+            "lookups": summaries[1:],
         }
 
 
@@ -1387,6 +1406,12 @@ def print_postgres(part: dict[str, Any]) -> None:
         f"{part['checked']} checked queries\n"
     )
     print_lookups(part["lookups"])
+    one = part["select_1"]
+    print(
+        f"\nSELECT 1 through the store's pool: p50 {one['store_ms']['p50']:.2f} ms, p99 "
+        f"{one['store_ms']['p99']:.2f} ms; bare: p50 {one['bare_ms']['p50']:.2f} ms, p99 "
+        f"{one['bare_ms']['p99']:.2f} ms"
+    )
     print_details(part["lookups"])
 
 
