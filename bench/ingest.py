@@ -361,6 +361,45 @@ def measure_postgres(
     return [store, two, rerun], used
 
 
+def compare_loads(server: Any, corpus: Path, files: int, workdir: Path, repeat: int) -> int:
+    """Alternate full loads on 2 cores into SQLite and into PostgreSQL; print the ratio.
+
+    On a shared machine the load of other jobs changes within minutes: loads taken in
+    turns see the same conditions. The CPU time counts the database server's processes.
+    """
+    import pgserver
+
+    runs: dict[str, list[tuple[float, float]]] = {"SQLite": [], "PostgreSQL": []}
+    for attempt in range(repeat):
+        for backend in ("SQLite", "PostgreSQL") if attempt % 2 == 0 else ("PostgreSQL", "SQLite"):
+            cpu, server_cpu = cpu_seconds(), 0.0
+            if backend == "SQLite":
+                seconds = timed_load(fresh_db(workdir, "two.db"), corpus, 2, "added", files)
+            else:
+                url = pgserver.run(pgserver.fresh_database(server, PG_DATABASE))
+                before = pgserver.server_cpu_seconds(server) or 0.0
+                seconds = timed_load(url, corpus, 2, "added", files)
+                server_cpu = (pgserver.server_cpu_seconds(server) or 0.0) - before
+            used = cpu_seconds() - cpu + server_cpu
+            runs[backend].append((seconds, used))
+            print(f"{backend}: {seconds:.2f} s, {used:.2f} CPU-s (load {os.getloadavg()[0]:.1f})",
+                  file=sys.stderr, flush=True)  # fmt: skip
+    pgserver.run(pgserver.drop_database(server, PG_DATABASE))
+    best = {backend: min(times) for backend, times in runs.items()}
+    print(f"{'full load, 2 cores, best of ' + str(repeat):<34}{'seconds':>9}{'CPU s':>8}"
+          f"{'articles/s':>12}")  # fmt: skip
+    for backend, (seconds, used) in best.items():
+        print(f"{backend:<34}{seconds:>9.2f}{used:>8.2f}{files / seconds:>12,.0f}")
+    ratio = best["PostgreSQL"][0] / best["SQLite"][0]
+    cpu_ratio = best["PostgreSQL"][1] / best["SQLite"][1]
+    print(f"\nPostgreSQL / SQLite: time {ratio:.2f} (target <= 1.5: "
+          f"{'PASS' if ratio <= 1.5 else 'FAIL'}), CPU time (the server's included) "
+          f"{cpu_ratio:.2f}")  # fmt: skip
+    print(json.dumps({"runs": runs, "ratio": round(ratio, 3), "cpu_ratio": round(cpu_ratio, 3),
+                      "machine": describe()}))  # fmt: skip
+    return 0 if ratio <= 1.5 else 1
+
+
 def main() -> int:
     """Parse the options, build the corpus, measure, print the table and the targets."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -373,6 +412,10 @@ def main() -> int:
     parser.add_argument(
         "--backend", choices=("sqlite", "both"), default="both",
         help="also load into PostgreSQL (NEWSBOT_BENCH_POSTGRES's server or a throwaway one)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--loads-only", action="store_true",
+        help="only full loads on 2 cores, into SQLite and PostgreSQL in turns (--repeat times)",
     )  # fmt: skip
     args = parser.parse_args()
     if not yaml.__with_libyaml__:
@@ -395,6 +438,8 @@ def main() -> int:
                 server = stack.enter_context(pgserver.server())
                 server_info = pgserver.run(pgserver.settings(server))
             paths = write_corpus(corpus, args.files, args.seed)
+            if args.loads_only and server is not None:
+                return compare_loads(server, corpus, len(paths), workdir, args.repeat)
             size = sum(path.stat().st_size for path in paths)
             started, machine_before, own_before = time.time(), machine_cpu_seconds(), cpu_seconds()
             bare, parse, store, one, two, rerun, _ = results = measure(
