@@ -419,7 +419,7 @@ async def bench(args: argparse.Namespace, command: str, *, http: bool = False) -
                 settings = Settings(
                     db=SqliteTarget(Path(tmp) / "fanout.db"), data_dir=Path(tmp) / "no-articles",
                     max_per_run=args.max_per_run, post_interval=timedelta(days=1),
-                    rescan_interval=timedelta(days=1),
+                    rescan_interval=timedelta(days=1), send_rate=args.send_rate,
                 )  # fmt: skip  # the scheduler must not run a job during the measurement
                 bot = NewsBot(store, settings, guild_ready_timeout=0.05)
                 async with running_bot(fake, bot, timeout=120), scraped(bot, on=http) as scrapes:
@@ -675,6 +675,7 @@ async def shared_bench(
                 "NEWSBOT_DATA_DIR": str(data), "NEWSBOT_SHARD_COUNT": str(shards),
                 "NEWSBOT_POST_INTERVAL": f"{POST_INTERVAL}s",
                 "NEWSBOT_RESCAN_INTERVAL": "168h", "NEWSBOT_MAX_PER_RUN": str(args.max_per_run),
+                "NEWSBOT_SEND_RATE": str(args.send_rate),
                 **fake.env(),
             }  # fmt: skip
             info = describe(**{"discord.py": discord.__version__}, aiohttp=version("aiohttp"))
@@ -758,7 +759,7 @@ async def shared_bench(
                 if h.scope == "global" and (m := re.search(r"/channels/(\d+)/messages", h.path))
             )
             figures = []
-            send_rate = 49 / shards  # NEWSBOT_SEND_RATE's default, split by shard share
+            send_rate = args.send_rate / shards  # NEWSBOT_SEND_RATE, split by shard share
             for shard in range(shards):
                 mine = [
                     r for r in posts
@@ -957,6 +958,7 @@ def main() -> int:
         help="run twice in this process: without the /metrics listener, then with it scraped "
         "every second; report the ratio of the rates",
     )  # fmt: skip
+    parser.add_argument("--send-rate", type=int, default=49, help="NEWSBOT_SEND_RATE (%(default)s)")
     parser.add_argument(
         "--processes", type=int, default=0,
         help="after the in-process SQLite run, run N `newsbot run` processes (one shard each, "
