@@ -15,6 +15,13 @@ messages, about 100 s at 50 per second. ``--all`` runs until every article is de
 
     .venv/bin/python bench/fanout.py [--guilds 50] [--channels-per-guild 20] [--articles 20]
         [--max-per-run 5] [--runs 1 | --all] [--channels-at-once N] [--profile FILE] [--json]
+        [--processes N [--backend postgres|sqlite]]
+
+``--processes 2`` then runs the same workload through two real ``newsbot run`` processes
+sharing one database (PostgreSQL by default: NEWSBOT_BENCH_POSTGRES's server or a throwaway
+one), each with its own NEWSBOT_SHARD_IDS and the same NEWSBOT_SHARD_COUNT, so each takes
+its shards' share of the send rate; it reports their combined rate against the same
+ceiling, the global 429s, exactly once as above, and the ratio to the in-process run.
 
 Run it from the repository root. Exit status 1 when a delivery is missing or doubled, or
 when the rate is under 90% of the ceiling.
@@ -34,6 +41,7 @@ import os
 import pstats
 import re
 import shlex
+import signal
 import socket
 import sys
 import tempfile
@@ -52,6 +60,7 @@ if str(ROOT) not in sys.path:
 
 import aiohttp  # noqa: E402
 import discord  # noqa: E402
+import pgserver  # noqa: E402
 from machine import describe  # noqa: E402
 
 from bot.articles import Article  # noqa: E402
@@ -61,7 +70,7 @@ from bot.monitoring import Monitoring  # noqa: E402
 from bot.parsing import build_draft  # noqa: E402
 from bot.posting import CHANNELS_AT_ONCE  # noqa: E402
 from bot.store import Store, open_store  # noqa: E402
-from bot.store.target import SqliteTarget  # noqa: E402
+from bot.store.target import SqliteTarget, redact_url  # noqa: E402
 from tests.factories import article_fields  # noqa: E402
 from tests.fake_discord import FakeDiscord, running_bot  # noqa: E402
 from tests.fake_discord.recording import RecordedRequest  # noqa: E402
@@ -71,6 +80,9 @@ MIN_QUALITY = 50
 MESSAGES_ROUTE = "/channels/{channel_id}/messages"
 TARGET_RATIO = 0.90
 PROGRESS_EVERY = 10.0  # seconds between progress lines on stderr
+POST_INTERVAL = 30  # seconds: NEWSBOT_POST_INTERVAL of the processes (--processes)
+RUN_TIMEOUT = 900.0  # seconds a process may take to log the end of its first run
+PG_DATABASE = "newsbot_bench_fanout"
 
 
 # -- the world ----------------------------------------------------------------------------
@@ -407,7 +419,7 @@ async def bench(args: argparse.Namespace, command: str, *, http: bool = False) -
                 settings = Settings(
                     db=SqliteTarget(Path(tmp) / "fanout.db"), data_dir=Path(tmp) / "no-articles",
                     max_per_run=args.max_per_run, post_interval=timedelta(days=1),
-                    rescan_interval=timedelta(days=1),
+                    rescan_interval=timedelta(days=1), send_rate=args.send_rate,
                 )  # fmt: skip  # the scheduler must not run a job during the measurement
                 bot = NewsBot(store, settings, guild_ready_timeout=0.05)
                 async with running_bot(fake, bot, timeout=120), scraped(bot, on=http) as scrapes:
@@ -511,6 +523,355 @@ async def measure(
     )  # fmt: skip
 
 
+# -- several newsbot run processes on one shared database --------------------------------
+
+SHARD_SEED = 1_500_000_000_000_000_000  # a realistic snowflake to derive guild ids from
+
+
+def guild_id(number: int, shard: int, shards: int) -> int:
+    """Return a distinct snowflake whose guild Discord routes to ``shard`` of ``shards``."""
+    timestamp = (SHARD_SEED >> 22) - ((SHARD_SEED >> 22) % shards) + shards * number + shard
+    return (timestamp << 22) | 0x21000
+
+
+def build_sharded_guilds(
+    fake: FakeDiscord, guilds: int, per_guild: int, shards: int
+) -> tuple[list[Channel], dict[int, int]]:
+    """Create the guilds, spread evenly over ``shards``; return the channels and each
+    guild's shard."""
+    channels, shard_of = [], {}
+    for g in range(guilds):
+        shard = g % shards
+        guild = fake.add_guild(f"fanout-{g:03d}", id=guild_id(g // shards, shard, shards))
+        shard_of[guild.id] = shard
+        for c in range(per_guild):
+            channel = fake.add_text_channel(guild, f"news-{c:03d}")
+            channels.append(Channel(guild.id, channel.id))
+    return channels, shard_of
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """Return the CPU time a live process has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(slots=True)
+class ProcessFigures:
+    """What one ``newsbot run`` process did in its posting run."""
+
+    shard_ids: str
+    messages: int  # message POSTs the fake accepted in its guilds' channels
+    first_post: float  # seconds from the processes' start
+    last_post: float
+    send_rate: float  # its share of NEWSBOT_SEND_RATE
+    global_429s: int  # global 429s answered to its messages
+    cpu_seconds: float
+    summary: str  # its "posting run:" log line
+    tracebacks: int
+
+    @property
+    def rate(self) -> float:
+        """Return messages per second from its first accepted POST to its last."""
+        span = self.last_post - self.first_post
+        return self.messages / span if span > 0 else 0.0
+
+
+@dataclass(slots=True)
+class SharedFigures:
+    """Everything a run of several processes on one database measured."""
+
+    command: str
+    machine: dict[str, Any]
+    database: str  # what NEWSBOT_DB was (redacted)
+    server: dict[str, Any] | None
+    processes: list[ProcessFigures]
+    guilds: int
+    channels: int
+    articles: int
+    max_per_run: int
+    ceiling: float
+    ceiling_why: str
+    setup_seconds: dict[str, float]
+    messages: int
+    first_post: float
+    last_post: float
+    global_429s: int
+    route_429s: int
+    server_cpu_seconds: float | None
+    ledger: Ledger
+    load_after: list[float]
+
+    @property
+    def rate(self) -> float:
+        """Return messages per second from the first accepted POST of any process to the last."""
+        span = self.last_post - self.first_post
+        return self.messages / span if span > 0 else 0.0
+
+    @property
+    def ratio(self) -> float:
+        """Return the rate as a fraction of the ceiling."""
+        return self.rate / self.ceiling
+
+    @property
+    def met(self) -> bool:
+        """Tell whether the rate target is met, without a global 429."""
+        return self.ratio >= TARGET_RATIO and self.global_429s == 0
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the figures as plain data."""
+        data = asdict(self)
+        data["ledger"]["ok"] = self.ledger.ok
+        for process, figures in zip(data["processes"], self.processes, strict=True):
+            process["rate"] = figures.rate
+        data.update(rate=self.rate, ratio=self.ratio, target_ratio=TARGET_RATIO, met=self.met)
+        return data
+
+
+async def watch_log(
+    process: asyncio.subprocess.Process, log: list[str], finished: asyncio.Event
+) -> None:
+    """Keep a process's log lines; set ``finished`` at its first "posting run:" line."""
+    assert process.stderr is not None
+    async for raw in process.stderr:
+        line = raw.decode(errors="replace").rstrip()
+        log.append(line)
+        if "posting run:" in line:
+            finished.set()
+
+
+async def shared_bench(
+    args: argparse.Namespace, command: str, database: str, server: Any = None
+) -> SharedFigures:
+    """Run ``args.processes`` ``newsbot run`` processes on ``database``, one shard each.
+
+    The subscriptions and the new articles are stored first; each process then starts with
+    a posting interval of ``POST_INTERVAL``, so their first runs start together, one
+    interval after start-up (within the scheduler's jitter of a second). A process is
+    stopped as soon as it logs the end of its first run: one run each, as in the
+    in-process benchmark.
+    """
+    shards = args.processes
+    with tempfile.TemporaryDirectory(prefix="newsbot-fanout-") as tmp:
+        data = Path(tmp) / "articles"
+        data.mkdir()
+        started = time.perf_counter()
+        async with FakeDiscord(rate_limits=True) as fake:
+            channels, shard_of = build_sharded_guilds(
+                fake, args.guilds, args.channels_per_guild, shards
+            )
+            setup: dict[str, float] = {}
+            async with await open_store(database) as store:
+                mark = time.perf_counter()
+                await subscribe_all(store, channels)
+                setup["subscribe"] = time.perf_counter() - mark
+                mark = time.perf_counter()
+                articles = await save_new_articles(store, args.articles)
+                setup["articles"] = time.perf_counter() - mark
+            ceiling, why = ceiling_for(fake, len(channels))
+            env = {
+                "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(ROOT),
+                "DISCORD_TOKEN": fake.token, "NEWSBOT_DB": database,
+                "NEWSBOT_DATA_DIR": str(data), "NEWSBOT_SHARD_COUNT": str(shards),
+                "NEWSBOT_POST_INTERVAL": f"{POST_INTERVAL}s",
+                "NEWSBOT_RESCAN_INTERVAL": "168h", "NEWSBOT_MAX_PER_RUN": str(args.max_per_run),
+                "NEWSBOT_SEND_RATE": str(args.send_rate),
+                **fake.env(),
+            }  # fmt: skip
+            info = describe(**{"discord.py": discord.__version__}, aiohttp=version("aiohttp"))
+            server_cpu = pgserver.server_cpu_seconds(server) if server is not None else None
+            first_request = len(fake.requests)
+            launched = time.monotonic()  # the fake stamps requests with time.monotonic
+            processes, logs, finished, watchers = [], [], [], []
+            for shard in range(shards):
+                process = await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", "bot", "run", cwd=tmp,
+                    env={**env, "NEWSBOT_SHARD_IDS": str(shard)},
+                    stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+                )  # fmt: skip
+                processes.append(process)
+                logs.append([])
+                finished.append(asyncio.Event())
+                watchers.append(asyncio.create_task(watch_log(process, logs[-1], finished[-1])))
+            cpu = [0.0] * shards
+            try:
+                ready = asyncio.ensure_future(fake.wait_for_shards(shards, timeout=120))
+                exits = [asyncio.ensure_future(p.wait()) for p in processes]
+                await asyncio.wait({ready, *exits}, return_when=asyncio.FIRST_COMPLETED)
+                for waiter in exits:
+                    waiter.cancel()
+                if not ready.done():
+                    ready.cancel()
+                    raise SystemExit(
+                        "a process exited before every shard was ready:\n"
+                        + "\n\n".join("\n".join(log[-20:]) for log in logs)
+                    )
+                ready.result()
+                setup["login"] = time.perf_counter() - started - sum(setup.values())
+                print(
+                    f"{shards} processes logged in; their runs start about {POST_INTERVAL} s "
+                    "after their start",
+                    file=sys.stderr, flush=True,
+                )  # fmt: skip
+                reporter = asyncio.create_task(progress(fake, first_request, time.perf_counter()))
+                try:
+                    for shard, process in enumerate(processes):
+                        waiting = asyncio.ensure_future(finished[shard].wait())
+                        exited = asyncio.ensure_future(process.wait())
+                        await asyncio.wait(
+                            {waiting, exited}, timeout=RUN_TIMEOUT,
+                            return_when=asyncio.FIRST_COMPLETED,
+                        )  # fmt: skip
+                        waiting.cancel()
+                        exited.cancel()
+                        if not finished[shard].is_set():
+                            raise SystemExit(
+                                f"process {shard} did not finish a run:\n"
+                                + "\n".join(logs[shard][-30:])
+                            )
+                        cpu[shard] = process_cpu_seconds(process.pid)
+                        process.send_signal(signal.SIGTERM)
+                finally:
+                    reporter.cancel()
+            finally:
+                for process in processes:
+                    if process.returncode is None:
+                        with contextlib.suppress(ProcessLookupError):
+                            process.send_signal(signal.SIGTERM)
+                    try:
+                        await asyncio.wait_for(process.wait(), 60)
+                    except TimeoutError:
+                        process.kill()
+                        await process.wait()
+                for watcher in watchers:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await watcher
+            used = None
+            if server is not None and server_cpu is not None:
+                after = pgserver.server_cpu_seconds(server)
+                used = None if after is None else after - server_cpu
+            requests = fake.requests[first_request:]
+            posts = [r for r in requests if _is_message_post(r) and r.status == 200]
+            guild_of = {c.channel_id: c.guild_id for c in channels}
+            hit_shards = Counter(
+                shard_of.get(guild_of.get(int(m.group(1)), 0), -1)
+                for h in fake.rate_limits.hits
+                if h.scope == "global" and (m := re.search(r"/channels/(\d+)/messages", h.path))
+            )
+            figures = []
+            send_rate = args.send_rate / shards  # NEWSBOT_SEND_RATE, split by shard share
+            for shard in range(shards):
+                mine = [
+                    r for r in posts
+                    if shard_of[guild_of[int(r.params["channel_id"])]] == shard
+                ]  # fmt: skip
+                summary = next((x for x in logs[shard] if "posting run:" in x), "")
+                figures.append(ProcessFigures(
+                    shard_ids=str(shard), messages=len(mine),
+                    first_post=mine[0].at - launched if mine else 0.0,
+                    last_post=mine[-1].at - launched if mine else 0.0,
+                    send_rate=send_rate, global_429s=hit_shards[shard], cpu_seconds=cpu[shard],
+                    summary=summary.split("posting run:", 1)[-1].strip(),
+                    tracebacks=sum("Traceback" in x for x in logs[shard]),
+                ))  # fmt: skip
+            hits = fake.rate_limits.hits
+            runs = 1
+            delivered = articles[: min(len(articles), runs * args.max_per_run)]
+            async with await open_store(database) as store:
+                ledger = await check_exactly_once(fake, store, channels, articles, delivered)
+            return SharedFigures(
+                command=command, machine=info, database=redact_url(database),
+                server=pgserver.run(pgserver.settings(server)) if server is not None else None,
+                processes=figures, guilds=args.guilds, channels=len(channels),
+                articles=args.articles, max_per_run=args.max_per_run, ceiling=ceiling,
+                ceiling_why=why, setup_seconds=setup, messages=len(posts),
+                first_post=posts[0].at - launched if posts else 0.0,
+                last_post=posts[-1].at - launched if posts else 0.0,
+                global_429s=sum(1 for h in hits if h.scope == "global"),
+                route_429s=sum(1 for h in hits if h.scope != "global"),
+                server_cpu_seconds=used, ledger=ledger,
+                load_after=[round(x, 2) for x in os.getloadavg()],
+            )  # fmt: skip
+
+
+def print_shared(figures: SharedFigures) -> None:
+    """Print a run of several processes: each process, the total against the ceiling."""
+    print(f"date:      {figures.machine['date']}")
+    print(f"database:  {figures.database}")
+    if figures.server:
+        s = figures.server
+        print(f"server:    PostgreSQL {s['server_version']} ({s['where']}, shared_buffers "
+              f"{s['shared_buffers']}, fsync {s['fsync']})")  # fmt: skip
+    setup = ", ".join(f"{k} {v:.1f} s" for k, v in figures.setup_seconds.items())
+    print(
+        f"workload:  {figures.channels:,} channels in {figures.guilds} guilds over "
+        f"{len(figures.processes)} processes (one shard each), {figures.articles} new articles "
+        f"due in each channel, at most {figures.max_per_run} per channel per run; setup: {setup}"
+    )
+    print(f"ceiling:   {figures.ceiling:g} messages/s: {figures.ceiling_why}; load "
+          f"{figures.machine['load_average']} before, {figures.load_after} after\n")  # fmt: skip
+    for p in figures.processes:
+        print(
+            f"  process shard {p.shard_ids}: {p.messages:,} messages from {p.first_post:.1f} s to "
+            f"{p.last_post:.1f} s = {p.rate:.2f}/s (its send rate {p.send_rate:g}/s), "
+            f"{p.global_429s} global 429s, CPU "
+            f"{p.cpu_seconds:.1f} s, {p.tracebacks} tracebacks; {p.summary}"
+        )
+    server_cpu = figures.server_cpu_seconds
+    print(
+        f"\ntotal:     {figures.messages:,} messages from the first POST "
+        f"({figures.first_post:.1f} s) to the last ({figures.last_post:.1f} s) = "
+        f"{figures.rate:.2f} messages/s = "
+        f"{figures.ratio:.1%} of the {figures.ceiling:g}/s ceiling; {figures.global_429s} global "
+        f"429s, {figures.route_429s} route 429s; database server CPU "
+        f"{'-' if server_cpu is None else f'{server_cpu:.1f} s'}  -> >= {TARGET_RATIO:.0%} "
+        f"with 0 global 429s {_verdict(figures.met)}"
+    )
+    ledger = figures.ledger
+    print(
+        f"exactly once: {ledger.expected:,} due deliveries; {ledger.in_discord:,} in Discord, "
+        f"{ledger.in_ledger:,} in the ledger; missing {ledger.missing}, duplicated "
+        f"{ledger.duplicates}, unexpected {ledger.unexpected}, wrong message id "
+        f"{ledger.wrong_message_id}, unrecognised {ledger.unrecognised_messages}, outbox left "
+        f"{ledger.outbox_left}  -> {_verdict(ledger.ok)}"
+    )
+    for example in ledger.examples:
+        print(f"    {example}")
+
+
+def compare_shared(args: argparse.Namespace, command: str) -> int:
+    """Run the in-process SQLite benchmark, then the processes on one shared database."""
+    single = asyncio.run(bench(args, command))
+    print("== one process (in-process NewsBot), SQLite ==")
+    print_report(single)
+    window = sum(r.seconds - r.lead_in - r.tail for r in single.runs)
+    single_rate = single.messages / window if window > 0 else 0.0
+    print(
+        f"first POST to last: {single.messages:,} messages in {window:.1f} s = "
+        f"{single_rate:.2f}/s = {single_rate / single.ceiling:.1%} of the ceiling"
+    )
+    with contextlib.ExitStack() as stack:
+        if args.backend == "postgres":
+            server = stack.enter_context(pgserver.server())
+            database: str = pgserver.run(pgserver.fresh_database(server, PG_DATABASE))
+        else:
+            server = None
+            database = str(Path(stack.enter_context(tempfile.TemporaryDirectory())) / "shared.db")
+        shared = asyncio.run(shared_bench(args, command, database, server))
+        if server is not None:
+            pgserver.run(pgserver.drop_database(server, PG_DATABASE))
+    print(f"\n== {args.processes} newsbot run processes, {args.backend} ==")
+    print_shared(shared)
+    print(
+        f"\n{args.processes} processes on {args.backend} / one process on SQLite (first POST to "
+        f"last): {shared.rate:.2f} / {single_rate:.2f} = {shared.rate / single_rate:.3f}"
+    )
+    if args.json:
+        print(json.dumps({"single": single.to_json(), "shared": shared.to_json()}, indent=2))
+    ok = single.met and single.ledger.ok and shared.met and shared.ledger.ok
+    return 0 if ok and all(p.tracebacks == 0 for p in shared.processes) else 1
+
+
 # -- report -------------------------------------------------------------------------------
 
 
@@ -597,6 +958,17 @@ def main() -> int:
         help="run twice in this process: without the /metrics listener, then with it scraped "
         "every second; report the ratio of the rates",
     )  # fmt: skip
+    parser.add_argument("--send-rate", type=int, default=49, help="NEWSBOT_SEND_RATE (%(default)s)")
+    parser.add_argument(
+        "--processes", type=int, default=0,
+        help="after the in-process SQLite run, run N `newsbot run` processes (one shard each, "
+        "the send rate split by shard share) on one shared database, and compare",
+    )  # fmt: skip
+    parser.add_argument(
+        "--backend", choices=("postgres", "sqlite"), default="postgres",
+        help="the shared database of --processes (%(default)s: NEWSBOT_BENCH_POSTGRES's "
+        "server or a throwaway one)",
+    )  # fmt: skip
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if not args.verbose:  # one warning per 429: counted by the fake instead
@@ -604,6 +976,8 @@ def main() -> int:
     command = shlex.join(getattr(sys, "orig_argv", [sys.executable, *sys.argv]))
     if args.http:
         return compare_http(args, command)
+    if args.processes:
+        return compare_shared(args, command)
     figures = asyncio.run(bench(args, command))
     print_report(figures)
     if args.json:

@@ -7,6 +7,12 @@ unchanged corpus. Figures are ratios against the floor measured in the same run,
 mean the same on a fast or a slow machine. Linux only (it pins itself with sched_setaffinity).
 
     .venv/bin/python bench/ingest.py [--files 20000] [--seed 1] [--repeat 1] [--json]
+        [--backend sqlite|both]
+
+With ``--backend both`` (the default) it then loads the same corpus into PostgreSQL (a new
+database on NEWSBOT_BENCH_POSTGRES's server, or on a throwaway one: ``bench/pgserver.py``):
+the store stage alone, a full load on 2 cores and an unchanged re-run, compared with
+SQLite's full load on 2 cores.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -222,7 +228,7 @@ def bare_parse(paths: list[Path]) -> float:
     return time.perf_counter() - started
 
 
-def timed_load(db: Path, corpus: Path, workers: int, expect: str, files: int) -> float:
+def timed_load(db: Path | str, corpus: Path, workers: int, expect: str, files: int) -> float:
     """Run ``load_articles`` into ``db``, check every file was ``expect``; return seconds."""
 
     async def run() -> tuple[float, LoadReport]:
@@ -246,7 +252,7 @@ def parse_stage(paths: list[Path]) -> float:
     return time.perf_counter() - started
 
 
-def store_stage(db: Path, parsed: list[ParsedFile]) -> float:
+def store_stage(db: Path | str, parsed: list[ParsedFile]) -> float:
     """Save already parsed articles in the loader's batches into a new database; seconds."""
 
     async def run() -> float:
@@ -318,6 +324,82 @@ def measure(corpus: Path, paths: list[Path], workdir: Path, repeat: int) -> list
     return [bare, parse, store, one, two, rerun, cli]
 
 
+PG_DATABASE = "newsbot_bench_ingest"
+
+
+def measure_postgres(
+    server: Any, corpus: Path, paths: list[Path], repeat: int
+) -> tuple[list[Result], float | None]:
+    """Take the PostgreSQL measurements: store stage, full load on 2 cores, re-run.
+
+    Each load goes into a new database on ``server``; return the results and the CPU time
+    the server's processes used meanwhile (None when the server is not on this machine).
+    """
+    import pgserver
+
+    n = len(paths)
+    server_cpu = pgserver.server_cpu_seconds(server)
+
+    def fresh() -> str:
+        return str(pgserver.run(pgserver.fresh_database(server, PG_DATABASE)))
+
+    parsed = parse_files([str(path) for path in paths])
+    store = best_of(
+        repeat, "PostgreSQL: stage: store alone", n, lambda _: store_stage(fresh(), parsed)
+    )
+    two = best_of(
+        repeat, "PostgreSQL: full load, 2 cores", n,
+        lambda _: timed_load(fresh(), corpus, 2, "added", n),
+    )  # fmt: skip
+    rerun = best_of(
+        repeat, "PostgreSQL: unchanged re-run", n,
+        lambda _: timed_load(server.url(PG_DATABASE), corpus, 2, "unchanged", n),
+    )  # fmt: skip
+    pgserver.run(pgserver.drop_database(server, PG_DATABASE))
+    after = pgserver.server_cpu_seconds(server)
+    used = None if server_cpu is None or after is None else after - server_cpu
+    return [store, two, rerun], used
+
+
+def compare_loads(server: Any, corpus: Path, files: int, workdir: Path, repeat: int) -> int:
+    """Alternate full loads on 2 cores into SQLite and into PostgreSQL; print the ratio.
+
+    On a shared machine the load of other jobs changes within minutes: loads taken in
+    turns see the same conditions. The CPU time counts the database server's processes.
+    """
+    import pgserver
+
+    runs: dict[str, list[tuple[float, float]]] = {"SQLite": [], "PostgreSQL": []}
+    for attempt in range(repeat):
+        for backend in ("SQLite", "PostgreSQL") if attempt % 2 == 0 else ("PostgreSQL", "SQLite"):
+            cpu, server_cpu = cpu_seconds(), 0.0
+            if backend == "SQLite":
+                seconds = timed_load(fresh_db(workdir, "two.db"), corpus, 2, "added", files)
+            else:
+                url = pgserver.run(pgserver.fresh_database(server, PG_DATABASE))
+                before = pgserver.server_cpu_seconds(server) or 0.0
+                seconds = timed_load(url, corpus, 2, "added", files)
+                server_cpu = (pgserver.server_cpu_seconds(server) or 0.0) - before
+            used = cpu_seconds() - cpu + server_cpu
+            runs[backend].append((seconds, used))
+            print(f"{backend}: {seconds:.2f} s, {used:.2f} CPU-s (load {os.getloadavg()[0]:.1f})",
+                  file=sys.stderr, flush=True)  # fmt: skip
+    pgserver.run(pgserver.drop_database(server, PG_DATABASE))
+    best = {backend: min(times) for backend, times in runs.items()}
+    print(f"{'full load, 2 cores, best of ' + str(repeat):<34}{'seconds':>9}{'CPU s':>8}"
+          f"{'articles/s':>12}")  # fmt: skip
+    for backend, (seconds, used) in best.items():
+        print(f"{backend:<34}{seconds:>9.2f}{used:>8.2f}{files / seconds:>12,.0f}")
+    ratio = best["PostgreSQL"][0] / best["SQLite"][0]
+    cpu_ratio = best["PostgreSQL"][1] / best["SQLite"][1]
+    print(f"\nPostgreSQL / SQLite: time {ratio:.2f} (target <= 1.5: "
+          f"{'PASS' if ratio <= 1.5 else 'FAIL'}), CPU time (the server's included) "
+          f"{cpu_ratio:.2f}")  # fmt: skip
+    print(json.dumps({"runs": runs, "ratio": round(ratio, 3), "cpu_ratio": round(cpu_ratio, 3),
+                      "machine": describe()}))  # fmt: skip
+    return 0 if ratio <= 1.5 else 1
+
+
 def main() -> int:
     """Parse the options, build the corpus, measure, print the table and the targets."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -327,6 +409,14 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the workdir afterwards")
     parser.add_argument("--repeat", type=int, default=1, help="best of R runs (%(default)s)")
     parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
+    parser.add_argument(
+        "--backend", choices=("sqlite", "both"), default="both",
+        help="also load into PostgreSQL (NEWSBOT_BENCH_POSTGRES's server or a throwaway one)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--loads-only", action="store_true",
+        help="only full loads on 2 cores, into SQLite and PostgreSQL in turns (--repeat times)",
+    )  # fmt: skip
     args = parser.parse_args()
     if not yaml.__with_libyaml__:
         raise SystemExit("PyYAML was built without libyaml: the floor would be meaningless")
@@ -336,15 +426,30 @@ def main() -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     corpus = workdir / "corpus"
     shutil.rmtree(corpus, ignore_errors=True)
+    postgres: list[Result] = []
+    server_cpu: float | None = None
+    server_info: dict[str, Any] | None = None
     try:
-        paths = write_corpus(corpus, args.files, args.seed)
-        size = sum(path.stat().st_size for path in paths)
-        started, machine_before, own_before = time.time(), machine_cpu_seconds(), cpu_seconds()
-        bare, parse, store, one, two, rerun, _ = results = measure(
-            corpus, paths, workdir, args.repeat
-        )
-        others = machine_cpu_seconds() - machine_before - (cpu_seconds() - own_before)
-        elapsed = time.time() - started
+        with ExitStack() as stack:
+            server = None
+            if args.backend == "both":
+                import pgserver
+
+                server = stack.enter_context(pgserver.server())
+                server_info = pgserver.run(pgserver.settings(server))
+            paths = write_corpus(corpus, args.files, args.seed)
+            if args.loads_only and server is not None:
+                return compare_loads(server, corpus, len(paths), workdir, args.repeat)
+            size = sum(path.stat().st_size for path in paths)
+            started, machine_before, own_before = time.time(), machine_cpu_seconds(), cpu_seconds()
+            bare, parse, store, one, two, rerun, _ = results = measure(
+                corpus, paths, workdir, args.repeat
+            )
+            if server is not None:
+                postgres, server_cpu = measure_postgres(server, corpus, paths, args.repeat)
+            others = machine_cpu_seconds() - machine_before - (cpu_seconds() - own_before)
+            others -= server_cpu or 0.0
+            elapsed = time.time() - started
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -354,6 +459,13 @@ def main() -> int:
         "full load 2 cores / bare parse > 1.0": (two.rate / bare.rate, operator.gt, 1.0),
         "unchanged re-run / full load 2 cores >= 30": (rerun.rate / two.rate, operator.ge, 30.0),
     }
+    if postgres:  # as a rate ratio: SQLite's time / PostgreSQL's >= 1 / 1.5
+        pg_two = postgres[1]
+        ratios["PostgreSQL full load 2 cores: time / SQLite's <= 1.5"] = (
+            pg_two.seconds / two.seconds,
+            operator.le,
+            1.5,
+        )
     targets = [(label, ratio, test(ratio, bound)) for label, (ratio, test, bound) in ratios.items()]
     figures = {
         "machine": describe(pyyaml=yaml.__version__, libyaml=bool(yaml.__with_libyaml__)),
@@ -364,8 +476,12 @@ def main() -> int:
         "results": [
             {"name": x.name, "seconds": round(x.seconds, 4), "cpu_seconds": round(x.cpu, 3),
              "rate": round(x.rate, 1), "vs_bare": round(x.rate / bare.rate, 3)}
-            for x in results
+            for x in results + postgres
         ],
+        "postgres": None if server_info is None else {
+            "server": server_info,
+            "server_cpu_seconds": None if server_cpu is None else round(server_cpu, 1),
+        },
         "targets": [{"target": t, "ratio": round(v, 3), "met": met} for t, v, met in targets],
         "stages": {  # times as multiples of the bare parse's time, and what they allow
             "parse": round(parse.seconds / bare.seconds, 3),
@@ -404,6 +520,14 @@ def print_report(figures: dict[str, Any]) -> None:
     for x in figures["results"]:
         print(f"{x['name']:<44}{x['seconds']:>9.2f}{x['cpu_seconds']:>8.2f}{x['rate']:>12,.0f}"
               f"{x['vs_bare']:>8.2f}")  # fmt: skip
+    if figures["postgres"]:
+        server, used = figures["postgres"]["server"], figures["postgres"]["server_cpu_seconds"]
+        print(
+            f"PostgreSQL {server['server_version']} ({server['where']}, shared_buffers "
+            f"{server['shared_buffers']}, fsync {server['fsync']}); its processes used "
+            f"{'?' if used is None else f'{used:.1f}'} CPU-s over the PostgreSQL rows "
+            "(not in their CPU s column)"
+        )
     stages = figures["stages"]
     print(
         f"\nstages, as multiples of the bare parse's time: parse {stages['parse']:.2f} + store "

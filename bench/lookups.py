@@ -9,7 +9,12 @@ query by query. Last, it runs ``newsbot run`` against the fake Discord on that d
 sends it interactions and reads its peak resident memory.
 
     .venv/bin/python bench/lookups.py [--articles 1000000] [--seed 1] [--queries 300]
-        [--db PATH] [--rebuild] [--no-memory] [--json]
+        [--db PATH] [--rebuild] [--no-memory] [--json] [--backend sqlite|postgres|both]
+
+With PostgreSQL (``--backend postgres`` or ``both``, the default), the SQLite database is
+copied with ``newsbot copy`` into a database on NEWSBOT_BENCH_POSTGRES's server (reused
+on the next run) or on a throwaway server (``bench/pgserver.py``), and the same queries
+run through the PostgreSQL store and as its very statements on a plain asyncpg connection.
 
 Run it from the repository root: the memory run imports ``tests.fake_discord``.
 """
@@ -646,6 +651,8 @@ class Bare:
                 "AND article_count > 0",
                 [domain, text],
             )
+            if not ids:  # no provider of that name: no page to read
+                return (), 0, True
             marks = _marks(len(ids))
             return self._page(
                 f"SELECT id FROM articles WHERE provider_id IN ({marks}) "
@@ -850,8 +857,22 @@ def _size_band(total: int) -> str:
     return "<1k results"
 
 
-def summarise(kind: str, samples: list[Sample], bare: Bare) -> dict[str, Any]:
-    """Return a kind's figures, verdicts, breakdowns and the plan of its slowest query."""
+def slowest_sample(samples: Sequence[Sample]) -> Sample:
+    """Return the sample whose bare SQL took longest."""
+    return max(samples, key=lambda s: s.bare)
+
+
+def sqlite_plans(bare: Bare, query: Query) -> list[dict[str, Any]]:
+    """Return each statement of ``query`` with its SQLite query plan."""
+    bare.lookup(query)
+    return [
+        {"sql": sql, "params": [str(p) for p in params], "plan": bare.plan(sql, params)}
+        for sql, params in bare.statements
+    ]
+
+
+def summarise(kind: str, samples: list[Sample], plans: list[dict[str, Any]]) -> dict[str, Any]:
+    """Return a kind's figures, verdicts, breakdowns and ``plans`` of its slowest query."""
     store_ms, bare_ms = spread([s.store for s in samples]), spread([s.bare for s in samples])
     target = P99_TARGET_MS.get(kind, DEFAULT_P99_MS)
     ratio = store_ms["p99"] / bare_ms["p99"] if bare_ms["p99"] else math.inf
@@ -870,8 +891,7 @@ def summarise(kind: str, samples: list[Sample], bare: Bare) -> dict[str, Any]:
     for sample in samples:
         for step, seconds in sample.steps.items():
             steps.setdefault(step, []).append(seconds)
-    slowest = max(samples, key=lambda s: s.bare)
-    bare.lookup(slowest.query)
+    slowest = slowest_sample(samples)
     return {
         "kind": kind,
         "queries": len(samples),
@@ -891,10 +911,7 @@ def summarise(kind: str, samples: list[Sample], bare: Bare) -> dict[str, Any]:
             "bare_ms": round(slowest.bare * 1000, 3),
             "steps_ms": {k: round(v * 1000, 3) for k, v in slowest.steps.items()},
             "total": slowest.total,
-            "plans": [
-                {"sql": sql, "params": [str(p) for p in params], "plan": bare.plan(sql, params)}
-                for sql, params in bare.statements
-            ],
+            "plans": plans,
         },
     }
 
@@ -914,11 +931,243 @@ async def lookups(db: Path, workload: Workload, count: int) -> tuple[list[dict[s
             print(f"measuring {kind}...", file=sys.stderr, flush=True)
             await measure(store, bare, workload.queries(kind, max(20, count // 5), "warm-up"))
             samples = await measure(store, bare, workload.queries(kind, count, "measured"))
-            summaries.append(summarise(kind, samples, bare))
+            plans = sqlite_plans(bare, slowest_sample(samples).query)
+            summaries.append(summarise(kind, samples, plans))
     finally:
         bare.close()
         await store.close()
     return summaries, len(checks)
+
+
+# -- the same lookups on PostgreSQL ----------------------------------------------------------
+
+PG_GENERATOR = 1  # bump when the way the PostgreSQL copy is made changes
+
+
+def pg_database_name(articles: int, seed: int) -> str:
+    """Return the name of the PostgreSQL copy of the SQLite benchmark database."""
+    return f"newsbot_bench_lookups_{articles}_s{seed}"
+
+
+async def pg_build(server: Any, db: Path, record: dict[str, Any], name: str) -> dict[str, Any]:
+    """Return the build record of the PostgreSQL copy of ``db``, copying it first if needed.
+
+    The copy is ``newsbot copy``'s (``copy_database``: every base table in one transaction,
+    the target rebuilding its counts and full-text column), then ``VACUUM ANALYZE`` so the
+    planner has statistics and index-only scans a visibility map. A complete copy's record
+    is kept as the database's comment, so a later run reuses it.
+    """
+    import asyncpg
+    import pgserver
+
+    from bot.store.copy import copy_database
+    from bot.store.target import SqliteTarget, parse_postgres_url
+
+    wanted = {"articles": record["articles"], "seed": record["seed"],
+              "generator": PG_GENERATOR, "sqlite_built_at": record["built_at"]}  # fmt: skip
+    comment = await pgserver.database_comment(server, name)
+    try:
+        found = json.loads(comment) if comment else {}
+    except ValueError:
+        found = {}
+    if all(found.get(key) == value for key, value in wanted.items()):
+        return {**found, "built_now": False}
+    url = await pgserver.fresh_database(server, name)
+    started = time.perf_counter()
+
+    def progress(table: str, rows: int) -> None:
+        if rows % 100_000 == 0:
+            print(f"\rcopying into PostgreSQL: {table} {rows:,}   ", end="", file=sys.stderr,
+                  flush=True)  # fmt: skip
+
+    report = await copy_database(SqliteTarget(db), parse_postgres_url(url), progress)
+    print(file=sys.stderr)
+    copied = time.perf_counter()
+    connection = await asyncpg.connect(url)
+    try:
+        await connection.execute("VACUUM ANALYZE")
+        result = {**wanted, "copy_seconds": round(copied - started, 1),
+                  "vacuum_analyze_seconds": round(time.perf_counter() - copied, 1),
+                  "tables": report.tables, "built_at": format_time(datetime.now(UTC))}  # fmt: skip
+        text = json.dumps(result).replace("'", "''")
+        await connection.execute(f"COMMENT ON DATABASE \"{name}\" IS '{text}'")
+    finally:
+        await connection.close()
+    return {**result, "built_now": True}
+
+
+Statement = tuple[str, list[Any], list[tuple[Any, ...]]]  # SQL as sent, parameters, rows
+
+
+class Recorder:
+    """Records every statement a PostgreSQL store runs, with its parameters and rows.
+
+    Every read of ``bot/store/postgres`` goes through ``Database.rows`` (``first`` and
+    ``scalar`` call it); the recorder stands in for it on one store object.
+    """
+
+    def __init__(self, store: Any) -> None:
+        from bot.store.postgres.database import numbered
+
+        self._numbered = numbered
+        self._database = store.database
+        self._rows = store.database.rows
+        self.statements: list[Statement] | None = None
+        store.database.rows = self.rows
+
+    async def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """Run the store's read, and remember it while recording."""
+        found = await self._rows(sql, params)
+        if self.statements is not None:
+            self.statements.append((self._numbered(sql), list(params), [tuple(r) for r in found]))
+        return found
+
+    async def record(self, store: Store, query: Query) -> tuple[Outcome, list[Statement]]:
+        """Run ``query`` through the store; return what it found and the statements it ran."""
+        self.statements = []
+        try:
+            return await store_lookup(store, query), self.statements
+        finally:
+            self.statements = None
+
+
+class PgBare:
+    """The store's statements for a query, replayed as they were sent on a plain asyncpg
+    connection: the same SQL, parameters and prepared-statement cache, without the pool,
+    the store's error handling and the typed records."""
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+        self.steps: dict[str, float] = {}
+
+    async def replay(self, statements: Sequence[Statement]) -> list[list[tuple[Any, ...]]]:
+        """Run ``statements``; return each one's rows."""
+        self.steps = {}
+        found = []
+        for number, (sql, params, _) in enumerate(statements, start=1):
+            started = time.perf_counter()
+            rows = await self.connection.fetch(sql, *params)
+            self.steps[_step_name(number, sql)] = time.perf_counter() - started
+            found.append(rows)
+        return [[tuple(row) for row in rows] for rows in found]
+
+    async def plans(self, statements: Sequence[Statement]) -> list[dict[str, Any]]:
+        """Return each statement with its plan, as ``EXPLAIN (ANALYZE, BUFFERS)`` shows it."""
+        return [
+            {"sql": sql, "params": [str(p) for p in params],
+             "plan": [row[0] for row in await self.connection.fetch(
+                 f"EXPLAIN (ANALYZE, BUFFERS) {sql}", *params)]}
+            for sql, params, _ in statements
+        ]  # fmt: skip
+
+
+def _step_name(number: int, sql: str) -> str:
+    """Name a statement by its place and first words, for the per-statement breakdown."""
+    words = " ".join(sql.split()[:4])
+    return f"{number}. {words[:40]}"
+
+
+async def round_trips(store: Any, connection: Any, count: int = 500) -> dict[str, Any]:
+    """Time ``SELECT 1`` through the store's pool and on the bare connection, alternating.
+
+    What a statement costs the store beyond its SQL: the pool's acquire and release (asyncpg
+    resets a connection it takes back, with a statement of its own) and the store's
+    error handling.
+    """
+    pooled, bare = [], []
+    for _ in range(count):
+        started = time.perf_counter()
+        await store.database.scalar("SELECT 1")
+        pooled.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        await connection.fetchval("SELECT 1")
+        bare.append(time.perf_counter() - started)
+    return {"store_ms": spread(pooled), "bare_ms": spread(bare)}
+
+
+async def pg_lookups(url: str, workload: Workload, count: int) -> tuple[list[dict[str, Any]], int]:
+    """Measure every kind through the PostgreSQL store and bare; return the summaries.
+
+    Each query first runs through the store with its statements recorded (this is the
+    warm-up too), and the bare replay must return the very rows the store read. Then the
+    store and the bare replay are timed, alternating which goes first.
+    """
+    import asyncpg
+
+    store = await open_store(url)
+    recorder = Recorder(store)
+    connection = await asyncpg.connect(url)
+    bare = PgBare(connection)
+    try:
+        checks = [q for kind in KINDS for q in workload.queries(kind, 25, "check")]
+        checks += workload.edge_cases()
+        problems = []
+        for query in checks:
+            _, statements = await recorder.record(store, query)
+            if await bare.replay(statements) != [rows for _, _, rows in statements]:
+                problems.append(f"{query}: the bare replay read other rows than the store")
+        if problems:
+            raise SystemExit("\n".join(problems))
+        summaries: list[dict[str, Any]] = [{"select_1": await round_trips(store, connection)}]
+        for kind in KINDS:
+            print(f"measuring {kind} on PostgreSQL...", file=sys.stderr, flush=True)
+            queries = workload.queries(kind, count, "measured")
+            recorded = []
+            for query in workload.queries(kind, max(20, count // 5), "warm-up") + queries:
+                recorded.append(await recorder.record(store, query))
+            recorded = recorded[-len(queries) :]
+            samples = []
+            for index, (query, (outcome, statements)) in enumerate(
+                zip(queries, recorded, strict=True)
+            ):
+                expected = [rows for _, _, rows in statements]
+                if index % 2:
+                    bare_seconds, replayed = await _time_replay(bare, statements)
+                    store_seconds, found = await _time_store(store, query)
+                else:
+                    store_seconds, found = await _time_store(store, query)
+                    bare_seconds, replayed = await _time_replay(bare, statements)
+                if found != outcome or replayed != expected:
+                    raise SystemExit(f"a PostgreSQL lookup changed between runs: {query}")
+                samples.append(Sample(query, store_seconds, bare_seconds, bare.steps, outcome[1]))
+            slowest = slowest_sample(samples)
+            _, statements = recorded[samples.index(slowest)]
+            summaries.append(summarise(kind, samples, await bare.plans(statements)))
+    finally:
+        await connection.close()
+        await store.close()
+    return summaries, len(checks)
+
+
+async def _time_replay(
+    bare: PgBare, statements: Sequence[Statement]
+) -> tuple[float, list[list[tuple[Any, ...]]]]:
+    started = time.perf_counter()
+    found = await bare.replay(statements)
+    return time.perf_counter() - started, found
+
+
+def postgres_part(
+    db: Path, record: dict[str, Any], workload: Workload, count: int
+) -> dict[str, Any]:
+    """Copy (or reuse) the database on a PostgreSQL server, measure; return the figures."""
+    import pgserver
+
+    name = pg_database_name(record["articles"], record["seed"])
+    with pgserver.server() as server:
+        built = pgserver.run(pg_build(server, db, record, name))
+        summaries, checked = pgserver.run(pg_lookups(server.url(name), workload, count))
+        return {
+            "server": pgserver.run(pgserver.settings(server)),
+            "database": {
+                "name": name,
+                "bytes": pgserver.run(pgserver.database_bytes(server, name)),
+                "build": built,
+            },
+            "checked": checked,
+            "select_1": summaries[0]["select_1"],
+            "lookups": summaries[1:],
+        }
 
 
 # -- peak memory of newsbot run -----------------------------------------------------------
@@ -1072,17 +1321,8 @@ def print_report(figures: dict[str, Any]) -> None:
         f"queries:  {figures['queries']} per kind after a warm-up; bare SQL identical to the "
         f"store's on {figures['checked']} traced queries\n"
     )
-    head = f"{'lookup (ms)':<23}{'store p50':>10}{'p99':>8}{'max':>8}  {'bare p50':>9}{'p99':>8}"
-    print(f"{head}{'max':>8}  {'p50 ratio':>9}{'p99 ratio':>10}  {'p99 target':>10}  {'ratio':>5}")
-    for kind in figures["lookups"]:
-        s, b = kind["store_ms"], kind["bare_ms"]
-        target = f"<{kind['p99_target_ms']:.0f} {_verdict(kind['p99_met'])}"
-        print(
-            f"{kind['kind']:<23}{s['p50']:>10.2f}{s['p99']:>8.2f}{s['max']:>8.2f}  "
-            f"{b['p50']:>9.2f}{b['p99']:>8.2f}{b['max']:>8.2f}  "
-            f"{kind['p50_ratio']:>9.2f}{kind['p99_ratio']:>10.2f}  {target:>10}  "
-            f"{_verdict(kind['ratio_met']):>5}"
-        )
+    if figures["lookups"]:
+        print_lookups(figures["lookups"])
     for run in figures["memory"]:
         print(
             f"\nnewsbot run, data dir {run['data_dir']}: peak RSS {run['peak_mb']:.1f} MB "
@@ -1095,8 +1335,31 @@ def print_report(figures: dict[str, Any]) -> None:
         )
         for refusal in run["refusals"]:
             print(f"    refused: {refusal}")
+    if figures["lookups"]:
+        print_details(figures["lookups"])
+    if figures.get("postgres"):
+        print_postgres(figures["postgres"])
+
+
+def print_lookups(lookups: list[dict[str, Any]]) -> None:
+    """Print the table of every kind's store and bare times, ratios and verdicts."""
+    head = f"{'lookup (ms)':<23}{'store p50':>10}{'p99':>8}{'max':>8}  {'bare p50':>9}{'p99':>8}"
+    print(f"{head}{'max':>8}  {'p50 ratio':>9}{'p99 ratio':>10}  {'p99 target':>10}  {'ratio':>5}")
+    for kind in lookups:
+        s, b = kind["store_ms"], kind["bare_ms"]
+        target = f"<{kind['p99_target_ms']:.0f} {_verdict(kind['p99_met'])}"
+        print(
+            f"{kind['kind']:<23}{s['p50']:>10.2f}{s['p99']:>8.2f}{s['max']:>8.2f}  "
+            f"{b['p50']:>9.2f}{b['p99']:>8.2f}{b['max']:>8.2f}  "
+            f"{kind['p50_ratio']:>9.2f}{kind['p99_ratio']:>10.2f}  {target:>10}  "
+            f"{_verdict(kind['ratio_met']):>5}"
+        )
+
+
+def print_details(lookups: list[dict[str, Any]]) -> None:
+    """Print each kind's breakdowns, and the plans of the slowest query of a missed target."""
     print("\nbreakdowns (store p50/p99, bare p50/p99, ms):")
-    for kind in figures["lookups"]:
+    for kind in lookups:
         print(f"  {kind['kind']}:")
         for group in kind["by_variant"] + kind["by_result_size"]:
             s, b = group["store"], group["bare"]
@@ -1108,7 +1371,7 @@ def print_report(figures: dict[str, Any]) -> None:
             f"{k} {v['p50']:.2f}/{v['p99']:.2f}" for k, v in kind["bare_steps_ms"].items()
         )
         print(f"    bare statements p50/p99: {steps}")
-    for kind in figures["lookups"]:
+    for kind in lookups:
         if kind["p99_met"] and kind["ratio_met"]:
             continue
         slowest = kind["slowest"]
@@ -1123,6 +1386,35 @@ def print_report(figures: dict[str, Any]) -> None:
                 print(f"      {line}")
 
 
+def print_postgres(part: dict[str, Any]) -> None:
+    """Print the PostgreSQL server, its copy of the database, and the same tables."""
+    server, database = part["server"], part["database"]
+    built = database["build"]
+    made = "made now" if built["built_now"] else f"reused; made {built['built_at']}"
+    print(
+        f"\n== PostgreSQL {server['server_version']} ({server['where']}; shared_buffers "
+        f"{server['shared_buffers']}, work_mem {server['work_mem']}, fsync {server['fsync']})"
+    )
+    print(
+        f"database: {database['name']} ({database['bytes'] / 2**30:.2f} GiB), a newsbot copy "
+        f"of the SQLite one, {made}"
+        f" in {built['copy_seconds']:,.0f} s, VACUUM ANALYZE "
+        f"{built['vacuum_analyze_seconds']:,.0f} s"
+    )
+    print(
+        f"queries:  the store's statements replayed bare on asyncpg, the same rows read on "
+        f"{part['checked']} checked queries\n"
+    )
+    print_lookups(part["lookups"])
+    one = part["select_1"]
+    print(
+        f"\nSELECT 1 through the store's pool: p50 {one['store_ms']['p50']:.2f} ms, p99 "
+        f"{one['store_ms']['p99']:.2f} ms; bare: p50 {one['bare_ms']['p50']:.2f} ms, p99 "
+        f"{one['bare_ms']['p99']:.2f} ms"
+    )
+    print_details(part["lookups"])
+
+
 def main() -> int:
     """Build or reuse the database, measure, print the report; exit 1 if a target is missed."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -1133,6 +1425,11 @@ def main() -> int:
     parser.add_argument("--queries", type=int, default=300, help="per kind (%(default)s)")
     parser.add_argument("--no-memory", action="store_true", help="skip the newsbot run part")
     parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
+    parser.add_argument(
+        "--backend", choices=("sqlite", "postgres", "both"), default="both",
+        help="which stores to measure (%(default)s); PostgreSQL's server: NEWSBOT_BENCH_POSTGRES "
+        "(a superuser's URL) or a throwaway one",
+    )  # fmt: skip
     args = parser.parse_args()
     db = (args.db or OUT / f"lookups-{args.articles}-s{args.seed}.db").resolve()
     corpus = Corpus(args.seed)
@@ -1141,9 +1438,14 @@ def main() -> int:
     if record is None:
         record = build(db, corpus, args.articles)
     workload = Workload(db, corpus)
-    summaries, checked = asyncio.run(lookups(db, workload, args.queries))
+    summaries, checked = [], 0
+    if args.backend != "postgres":
+        summaries, checked = asyncio.run(lookups(db, workload, args.queries))
+    postgres = None
+    if args.backend != "sqlite":
+        postgres = postgres_part(db, record, workload, args.queries)
     memory = []
-    if not args.no_memory:
+    if not args.no_memory and args.backend != "postgres":
         plan = interactions(workload)
         with tempfile.TemporaryDirectory(prefix="newsbot-empty-") as empty:
             for data_dir in (Path(empty), Path(empty) / "missing"):
@@ -1157,11 +1459,13 @@ def main() -> int:
         "checked": checked,
         "lookups": summaries,
         "memory": memory,
+        "postgres": postgres,
     }  # fmt: skip
     print_report(figures)
     if args.json:
         print(json.dumps(figures, indent=2))
     met = [k["p99_met"] and k["ratio_met"] for k in summaries] + [m["met"] for m in memory[:1]]
+    met += [k["p99_met"] and k["ratio_met"] for k in (postgres or {}).get("lookups", [])]
     return 0 if all(met) else 1
 
 

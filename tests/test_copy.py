@@ -182,6 +182,16 @@ async def test_sqlite_to_postgresql_to_sqlite_keeps_every_row(
         assert sqlite_rows(back, query) == sqlite_rows(source, query), table.name
 
 
+async def test_rows_inserted_a_few_per_statement_keep_every_row_and_count(
+    source: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Statements end mid-table and at each table's end; the triggers count per statement.
+    monkeypatch.setattr("bot.store.postgres.dump.WRITE_ROWS", 2)
+    assert await asyncio.to_thread(copy, source, postgres_url) == 0
+    assert await dump(postgres_url) == await dump(source)
+    assert await postgres_derived(postgres_url) == sqlite_derived(source)
+
+
 async def test_the_target_hands_out_ids_after_the_copied_ones(
     source: Path, empty_postgres_url: str
 ) -> None:

@@ -33,7 +33,7 @@ from bot.articles import (
     url_host,
 )
 from bot.store import due, limits, records, sql
-from bot.store.fulltext import search_terms
+from bot.store.fulltext import search_query, search_terms
 from bot.store.interfaces import SaveOutcome, SourceFile
 from bot.store.postgres import fulltext
 from bot.store.postgres.database import Database, Writer, utc
@@ -186,8 +186,19 @@ class PostgresArticles:
         """Return the articles matching the words of ``text``, best match first (ts_rank).
 
         Any text is safe: no tsquery syntax is passed through. When no article has every
-        word, articles with any of them are returned instead.
+        word, articles with any of them are returned instead. "Phrases" and OR are read
+        as in a subscription's filter queries (``bot.store.fulltext.search_query``), and
+        as words when nothing matches them so.
         """
+        if (query := search_query(text)) is not None:
+            compiled, params = fulltext.filter_tsquery(query)
+            limit, offset = max(0, limit), max(0, offset)
+            found = await fulltext.query_matches(self._db, compiled, params, limit, offset)
+            if found.total:
+                articles = tuple(await self._in_order(found.ids))
+                return ArticlePage(
+                    articles, found.total, offset, limit, total_exact=not found.capped
+                )
         terms = search_terms(text)
         if not terms:
             return ArticlePage((), 0, max(0, offset), max(0, limit))

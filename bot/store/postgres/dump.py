@@ -1,8 +1,11 @@
 """The neutral dump of ``bot.store.copy`` read from, and written into, PostgreSQL.
 
 PostgreSQL's own here, and named: the snapshot is one ``REPEATABLE READ READ ONLY``
-transaction; a chunk of rows is inserted by one ``INSERT ... SELECT FROM unnest(...)``, so
-the statement-level triggers keep the counts once per chunk; jsonb travels as text, an
+transaction; up to ``WRITE_ROWS`` rows of a table are inserted by one ``INSERT ... SELECT
+FROM unnest(...)``, so the statement-level triggers keep the counts once per statement:
+every statement updates the count rows it touches, and in the copy's one transaction each
+update leaves a row version that the next update of that row must walk past, so fewer,
+larger statements keep a large copy linear; jsonb travels as text, an
 outbox's ids as an array literal, since ``unnest`` takes no ragged arrays; ids are kept,
 and the identity sequences moved past them at the end.
 """
@@ -37,6 +40,8 @@ from bot.store.target import PostgresTarget
 
 if TYPE_CHECKING:
     import asyncpg
+
+WRITE_ROWS = 10_000  # rows of a table inserted by one statement
 
 
 _READ: dict[Kind, Callable[[Any], Any]] = {
@@ -148,16 +153,33 @@ class PostgresWriter:
         self._connection = connection
         self._target = target
         self._topic_names: dict[int, str] = {}
+        self._pending: tuple[Table, list[Row]] | None = None  # rows not inserted yet
         self.finished = False
 
     async def write(self, table: Table, rows: Sequence[Row]) -> None:
-        """Insert rows of ``table``, keeping their ids, in one statement."""
-        import asyncpg
-
-        convert = converter(table, _WRITTEN)
-        columns = [list(column) for column in zip(*map(convert, rows), strict=True)]
+        """Insert rows of ``table``, keeping their ids, ``WRITE_ROWS`` at a time."""
+        if self._pending is not None and self._pending[0] != table:
+            await self._flush()
+        if self._pending is None:
+            self._pending = (table, [])
+        self._pending[1].extend(rows)
         if table.name == "topics":
             self._topic_names.update((row[0], row[2]) for row in rows)
+        if len(self._pending[1]) >= WRITE_ROWS:
+            await self._flush()
+
+    async def _flush(self) -> None:
+        """Insert the rows written and not inserted yet, in one statement."""
+        import asyncpg
+
+        if self._pending is None:
+            return
+        table, rows = self._pending
+        self._pending = None
+        if not rows:
+            return
+        convert = converter(table, _WRITTEN)
+        columns = [list(column) for column in zip(*map(convert, rows), strict=True)]
         try:
             await self._connection.execute(_insert(table), *columns)
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
@@ -167,6 +189,7 @@ class PostgresWriter:
         """Put back the topics' names, move the id sequences on, check every row count."""
         import asyncpg
 
+        await self._flush()
         try:
             # The count triggers named each topic after its most used spelling; the source
             # may have kept another name (a topic whose articles all went keeps its last).

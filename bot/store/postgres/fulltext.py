@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from bot.store import limits, sql
+from bot.store import limits
 from bot.store.fulltext import FilterQuery
 from bot.store.postgres.database import Database
 
@@ -38,18 +38,23 @@ async def common_words(db: Database, terms: list[str]) -> set[str]:
     """Return the words in more than half of the newest articles.
 
     Ranking a word that most articles hold reads every one of them and tells them apart
-    by nothing: such a word is left out of the ranking, as SQLite's backend does.
+    by nothing: such a word is left out of the ranking, as SQLite's backend does. One
+    statement reads the ``COMMON_SAMPLE`` newest articles by id and tests every word on
+    them: the index of a word in most articles is the longest there is, and reading it
+    to count a thousand articles cost more than the search.
     """
-    newest = await db.scalar(sql.NEWEST_ARTICLE_ID) or 0
-    common = set()
-    for term in terms:
-        share = await db.scalar(
-            f"SELECT count(*) FROM articles WHERE search @@ {query_expression(1)} AND id > ?",
-            [term, newest - limits.COMMON_SAMPLE],
-        )
-        if share * 2 > limits.COMMON_SAMPLE:
-            common.add(term)
-    return common
+    if not terms:
+        return set()
+    counts = ", ".join(f"count(*) FILTER (WHERE search @@ {query_expression(1)})" for _ in terms)
+    row = await db.first(
+        f"SELECT {counts} FROM (SELECT search FROM articles ORDER BY id DESC LIMIT ?) AS newest",
+        [*terms, limits.COMMON_SAMPLE],
+    )
+    shares = list(row) if row is not None else [0] * len(terms)
+    return {
+        term for term, share in zip(terms, shares, strict=True)
+        if share * 2 > limits.COMMON_SAMPLE
+    }  # fmt: skip
 
 
 async def matches(
@@ -58,32 +63,36 @@ async def matches(
 ) -> Matches:  # fmt: skip
     """Return one page of the articles matching ``terms``, best match first."""
     query = query_expression(len(terms), any_term=any_term)
+    return await query_matches(db, query, terms, limit, offset, newest_first=newest_first)
+
+
+async def query_matches(
+    db: Database, query: str, terms: list[str], limit: int, offset: int, *,
+    newest_first: bool = False,
+) -> Matches:  # fmt: skip
+    """Return one page of the articles matching the tsquery ``query`` (its parameters:
+    ``terms``), best match first."""
     # Ranking costs every match it ranks, so a search ranks at most SEARCH_CAP matches:
     # all of them, or, for a broader search, the SEARCH_CAP newest (news goes stale); its
-    # total is then a lower bound ("1,000+").
+    # total is then a lower bound ("1,000+"). One statement finds the SEARCH_CAP + 1 newest
+    # matches (by id, where a common word is found at once; through the index for a rare
+    # one) with their ranks: their number is the total, and the page is cut from them here.
     cap = limits.SEARCH_CAP
-    total = int(
-        await db.scalar(
-            f"SELECT count(*) FROM (SELECT 1 FROM articles WHERE search @@ {query} LIMIT ?) AS m",
-            [*terms, cap + 1],
+    newest = f"FROM articles WHERE search @@ {query} ORDER BY id DESC LIMIT ?"
+    if newest_first:
+        rows = await db.rows(f"SELECT id, NULL AS rank {newest}", [*terms, cap + 1])
+    else:
+        rows = await db.rows(
+            f"SELECT id, {RANK} AS rank FROM (SELECT id, search {newest}) AS m, "
+            f"(SELECT {query} AS query) AS q "
+            "ORDER BY id DESC",
+            [*terms, cap + 1, *terms],
         )
-    )
-    oldest = 0
-    if total > cap:
-        oldest = await db.scalar(
-            f"SELECT id FROM articles WHERE search @@ {query} ORDER BY id DESC LIMIT 1 OFFSET ?",
-            [*terms, cap - 1],
-        )
-    # Equal ranks: the newest first.
-    order = "id DESC" if newest_first else f"{RANK} DESC, id DESC"
-    rows = await db.rows(
-        f"SELECT id FROM articles, (SELECT {query} AS query) AS q WHERE search @@ query "
-        "AND id >= ? "
-        f"ORDER BY {order} LIMIT ? OFFSET ?",
-        [*terms, oldest, limit, offset],
-    )
-    ids = [row["id"] for row in rows]
-    return Matches(ids, cap, True) if total > cap else Matches(ids, total, False)
+    found = [(row["id"], row["rank"]) for row in rows[:cap]]
+    if not newest_first:  # equal ranks: the newest first
+        found.sort(key=lambda match: (-match[1], -match[0]))
+    ids = [article_id for article_id, _ in found[offset : offset + limit]]
+    return Matches(ids, cap, True) if len(rows) > cap else Matches(ids, len(rows), False)
 
 
 def filter_tsquery(query: FilterQuery) -> tuple[str, list[str]]:
@@ -94,4 +103,4 @@ def filter_tsquery(query: FilterQuery) -> tuple[str, list[str]]:
     """
     phrase = f"phraseto_tsquery('{CONFIG}', ?::text)"
     sql_text = " || ".join("(" + " && ".join([phrase] * len(alt)) + ")" for alt in query)
-    return sql_text, [" ".join(words) for alt in query for words in alt]
+    return f"({sql_text})", [" ".join(words) for alt in query for words in alt]
