@@ -49,6 +49,7 @@ from bot.articles import ArticlePage, is_web_url, topic_key, url_host
 from bot.store import Store, open_store
 from bot.store.fulltext import search_terms
 from bot.store.limits import COMMON_SAMPLE, MAX_SUGGESTIONS, SEARCH_CAP
+from bot.store.postgres.connection import POOL_SETTINGS
 from bot.store.rows import format_time
 from bot.store.sqlite import SqliteStore
 from bot.store.sqlite.articles import ARTICLES_IN_ORDER
@@ -1096,7 +1097,7 @@ async def pg_lookups(url: str, workload: Workload, count: int) -> tuple[list[dic
 
     store = await open_store(url)
     recorder = Recorder(store)
-    connection = await asyncpg.connect(url)
+    connection = await asyncpg.connect(url, server_settings=POOL_SETTINGS)  # planned as the store
     bare = PgBare(connection)
     try:
         checks = [q for kind in KINDS for q in workload.queries(kind, 25, "check")]

@@ -58,6 +58,14 @@ async def connect(
     return connection
 
 
+# asyncpg prepares every statement and reuses it; after five runs PostgreSQL may plan a
+# prepared statement once for any parameters (a generic plan), which cannot see how common
+# a searched word is: a search for a word in a few percent of the articles then read the
+# archive backwards row by row (p99 244 ms instead of 94 ms at 100,000 articles). Each
+# statement is planned for its own parameters instead, for a fraction of a millisecond.
+POOL_SETTINGS = {"plan_cache_mode": "force_custom_plan"}
+
+
 async def create_pool(
     target: PostgresTarget,
     *,
@@ -73,7 +81,7 @@ async def create_pool(
     timeout = timeout or target.connect_timeout or CONNECT_TIMEOUT
     try:
         pool: asyncpg.Pool[asyncpg.Record] = await asyncpg.create_pool(
-            **connect_arguments(target, application_name, None),
+            **connect_arguments(target, application_name, POOL_SETTINGS),
             timeout=timeout,
             min_size=min_size,
             max_size=max_size,
