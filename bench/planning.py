@@ -11,9 +11,10 @@ In one process, alternating, the same plan is timed with the rules in place and 
 set aside (the same subscriptions and candidates, the options emptied): the ratio of the
 two is what the rules cost a plan. The rules' filter queries are checked when an article
 is stored, so the same run is also made from the start with no rule at all, on another
-copy: storing the new articles and planning, each against the run with rules. The same is done on a 100,000-article archive with the same
-subscriptions and new articles: the ratio of the two archives' times shows whether
-planning follows what is new or the archive. Last, one channel on the largest topic with
+copy: storing the new articles and planning, each against the run with rules. The same
+is done on a 100,000-article archive with the same subscriptions and new articles: the
+ratio of the two archives' times shows whether planning follows what is new or the
+archive. Last, one channel on the largest topic with
 nothing due is planned as the earlier rule planned it (a scan of the topic's articles) and
 as now (its candidates).
 
