@@ -29,6 +29,7 @@ from bot.loader import load_articles
 from bot.store import Store, open_store
 from bot.store.copy import TABLES, copy_database, reading
 from bot.store.postgres.dump import PostgresWriter
+from bot.store.postgres.store import PostgresStore
 from bot.store.sqlite.dump import SqliteWriter
 from bot.store.target import SqliteTarget, parse_target
 from bot.subscriptions import PLAIN, DeliveryStyle, OutboxMessage, SubscriptionOptions
@@ -180,6 +181,17 @@ async def test_sqlite_to_postgresql_to_sqlite_keeps_every_row(
         plain = ", ".join(c.name for c in table.columns if c.kind != "json")
         query = f"SELECT {plain} FROM {table.name} ORDER BY {', '.join(table.key)}"
         assert sqlite_rows(back, query) == sqlite_rows(source, query), table.name
+    # Each target compiled the copied filter queries its own way, and they match the same.
+    matched = "SELECT id, include_match IS NOT NULL, exclude_match IS NOT NULL FROM subscriptions"
+    assert sqlite_rows(back, matched) == sqlite_rows(source, matched)
+    compiled = "SELECT count(*) FROM subscriptions WHERE include_match IS NOT NULL"
+    async with await open_store(source) as before, await open_store(postgres_url) as after:
+        assert isinstance(after, PostgresStore)
+        assert await after.database.scalar(compiled) == sqlite_rows(source, compiled)[0][0] == 1
+        for article in (await before.articles.latest(limit=100)).articles:
+            assert await after.ledger.verdicts(article.id, 2) == await before.ledger.verdicts(
+                article.id, 2
+            )
 
 
 async def test_rows_inserted_a_few_per_statement_keep_every_row_and_count(

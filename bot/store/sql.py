@@ -49,6 +49,10 @@ SET_OPTIONS = (
 SET_FILTERS = (
     "UPDATE subscriptions SET include_match = {include}, exclude_match = {exclude} WHERE id = ?"
 )
+FILTERED_SUBSCRIPTIONS = (
+    "SELECT id, include_query, exclude_query FROM subscriptions "
+    "WHERE include_query IS NOT NULL OR exclude_query IS NOT NULL"
+)
 SUBSCRIPTION_PROVIDERS = "SELECT subscription_id, rule, domain FROM subscription_providers"
 CLEAR_PROVIDERS = "DELETE FROM subscription_providers WHERE subscription_id = ?"
 ADD_PROVIDER = (

@@ -101,33 +101,15 @@ class SqlSubscriptions:
             [options.include, options.exclude, options.mention_role_id, options.same_story,
              options.max_per_day, options.style, options.thread, subscription_id],
         )  # fmt: skip
-        include, include_params = self._compiled(options.include)
-        exclude, exclude_params = self._compiled(options.exclude)
         await writer.execute(
-            sql.SET_FILTERS.format(include=include, exclude=exclude),
-            [*include_params, *exclude_params, subscription_id],
+            *filter_update(
+                self._dialect.compile_filter, subscription_id, options.include, options.exclude
+            )
         )
         await writer.execute(sql.CLEAR_PROVIDERS, [subscription_id])
         for rule, domains in (("only", options.providers), ("never", options.exclude_providers)):
             for domain in domains:
                 await writer.execute(sql.ADD_PROVIDER, [subscription_id, rule, domain])
-
-    def _compiled(self, query: str | None) -> tuple[str, list[Any]]:
-        return ("NULL", []) if query is None else self._dialect.compile_filter(parse_filter(query))
-
-    async def compile_filters(self, writer: Writer) -> None:
-        """Compile every subscription's filter queries again (a copy's target does)."""
-        rows = await self._db.rows(
-            "SELECT id, include_query, exclude_query FROM subscriptions "
-            "WHERE include_query IS NOT NULL OR exclude_query IS NOT NULL"
-        )
-        for row in rows:
-            include, include_params = self._compiled(row["include_query"])
-            exclude, exclude_params = self._compiled(row["exclude_query"])
-            await writer.execute(
-                sql.SET_FILTERS.format(include=include, exclude=exclude),
-                [*include_params, *exclude_params, row["id"]],
-            )
 
     async def _get(self, channel_id: int, key: str) -> Subscription | None:
         found = await self._select("WHERE channel_id = ? AND topic_key = ?", [channel_id, key])
@@ -246,6 +228,25 @@ class SqlSubscriptions:
                 sql.REMOVE_SUBSCRIPTIONS_OF.format(column=column), [value]
             )
         return self._dialect.rowcount(result)
+
+
+def filter_update(
+    compile_filter: Callable[[FilterQuery], tuple[str, list[Any]]],
+    subscription_id: int,
+    include: str | None,
+    exclude: str | None,
+) -> tuple[str, list[Any]]:
+    """Return the UPDATE that stores a subscription's filter queries compiled, and its
+    parameters: what subscribing does, and what a copy's target does with copied queries."""
+    compiled = [
+        ("NULL", []) if query is None else compile_filter(parse_filter(query))
+        for query in (include, exclude)
+    ]
+    (include_sql, include_params), (exclude_sql, exclude_params) = compiled
+    return (
+        sql.SET_FILTERS.format(include=include_sql, exclude=exclude_sql),
+        [*include_params, *exclude_params, subscription_id],
+    )
 
 
 def _weighs_differently(

@@ -18,6 +18,7 @@ from contextlib import asynccontextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
 from bot.errors import StoreError
+from bot.store import sql
 from bot.store.copy import (
     CHUNK,
     TABLES,
@@ -30,12 +31,12 @@ from bot.store.copy import (
     refuse_filled,
     same,
 )
-from bot.store.fulltext import parse_filter
-from bot.store.postgres import fulltext
 from bot.store.postgres.connection import connect, scrub
 from bot.store.postgres.database import numbered
 from bot.store.postgres.keys import NAMESPACE, WRITING
 from bot.store.postgres.schema import migrate
+from bot.store.postgres.subscriptions import DIALECT as SUBSCRIPTIONS
+from bot.store.subscriptions import filter_update
 from bot.store.target import PostgresTarget
 
 if TYPE_CHECKING:
@@ -276,18 +277,8 @@ async def filling(target: PostgresTarget) -> AsyncIterator[PostgresWriter]:
 
 async def _compile_filters(connection: asyncpg.Connection[asyncpg.Record]) -> None:
     """Compile the copied subscriptions' filter queries to tsqueries (copy.TABLES says why)."""
-    rows = await connection.fetch(
-        "SELECT id, include_query, exclude_query FROM subscriptions "
-        "WHERE include_query IS NOT NULL OR exclude_query IS NOT NULL"
-    )
-    for row in rows:
-        for column in ("include", "exclude"):
-            if (query := row[f"{column}_query"]) is not None:
-                expression, params = fulltext.filter_tsquery(parse_filter(query))
-                await connection.execute(
-                    numbered(
-                        f"UPDATE subscriptions SET {column}_match = {expression} WHERE id = ?"
-                    ),
-                    *params,
-                    row["id"],
-                )
+    for row in await connection.fetch(sql.FILTERED_SUBSCRIPTIONS):
+        update, params = filter_update(
+            SUBSCRIPTIONS.compile_filter, row["id"], row["include_query"], row["exclude_query"]
+        )
+        await connection.execute(numbered(update), *params)

@@ -19,6 +19,7 @@ from typing import Any
 import aiosqlite
 
 from bot.errors import StoreError
+from bot.store import sql
 from bot.store.copy import (
     CHUNK,
     TABLES,
@@ -31,10 +32,10 @@ from bot.store.copy import (
     refuse_filled,
     same,
 )
-from bot.store.fulltext import parse_filter
 from bot.store.rows import format_time
-from bot.store.sqlite import fulltext
 from bot.store.sqlite.database import Database, Writer, parse_time, placeholders
+from bot.store.sqlite.subscriptions import DIALECT as SUBSCRIPTIONS
+from bot.store.subscriptions import filter_update
 from bot.store.target import SqliteTarget
 
 _READ: dict[Kind, Callable[[Any], Any]] = {
@@ -263,14 +264,9 @@ def _take_name(partial: Path, path: Path) -> None:
 
 async def _compile_filters(database: Database, writer: Writer) -> None:
     """Compile the copied subscriptions' filter queries for FTS5 (copy.TABLES says why)."""
-    rows = await database.rows(
-        "SELECT id, include_query, exclude_query FROM subscriptions "
-        "WHERE include_query IS NOT NULL OR exclude_query IS NOT NULL"
-    )
-    for row in rows:
-        for column in ("include", "exclude"):
-            if (query := row[f"{column}_query"]) is not None:
-                await writer.execute(
-                    f"UPDATE subscriptions SET {column}_match = ? WHERE id = ?",
-                    [fulltext.filter_expression(parse_filter(query)), row["id"]],
-                )
+    for row in await database.rows(sql.FILTERED_SUBSCRIPTIONS):
+        await writer.execute(
+            *filter_update(
+                SUBSCRIPTIONS.compile_filter, row["id"], row["include_query"], row["exclude_query"]
+            )
+        )
