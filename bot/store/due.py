@@ -143,6 +143,9 @@ class DueStatements:
     # those that no longer do. Parameters: subscription id (each).
     fill: str
     forget: str
+    # fill for a subscription just made: only its backfill and what was stored since can
+    # be due, so the topic's archive is not read. Parameters: subscription id.
+    fill_new: str
 
 
 def statements(dialect: Dialect) -> DueStatements:
@@ -181,6 +184,15 @@ JOIN articles AS a ON a.id = at.article_id
 WHERE s.id = ? AND {lasting}
 ON CONFLICT DO NOTHING
 """
+    fill_new = f"""
+INSERT INTO candidates (channel_id, article_id, subscription_id)
+SELECT s.channel_id, a.id, s.id FROM subscriptions AS s
+JOIN articles AS a ON a.id IN (
+    SELECT b.article_id FROM backfill AS b WHERE b.subscription_id = s.id
+    UNION SELECT l.id FROM articles AS l WHERE l.loaded_at >= s.created_at)
+WHERE s.id = ? AND {lasting}
+ON CONFLICT DO NOTHING
+"""
     forget = f"""
 DELETE FROM candidates WHERE subscription_id = ? AND NOT EXISTS (
     SELECT 1 FROM subscriptions AS s, articles AS a
@@ -193,6 +205,7 @@ DELETE FROM candidates WHERE subscription_id = ? AND NOT EXISTS (
         verdicts=verdicts,
         fill=fill,
         forget=forget,
+        fill_new=fill_new,
     )
 
 

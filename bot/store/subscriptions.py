@@ -85,7 +85,7 @@ class SqlSubscriptions:
                         sql.PICK_BACKFILL,
                         [key, min_quality, limits.BACKLOG_WINDOW, channel_id, key, backfill],
                     )
-                    await writer.execute(self._due.fill, [subscription_id])
+                await writer.execute(self._due.fill_new, [subscription_id])
             elif _weighs_differently(before, min_quality, options):
                 await writer.execute(self._due.forget, [subscription_id])
                 await writer.execute(self._due.fill, [subscription_id])
