@@ -9,9 +9,9 @@ from bot.store.postgres.articles import PostgresArticles
 from bot.store.postgres.database import Database
 from bot.store.postgres.files import PostgresSourceFiles
 from bot.store.postgres.ledger import PostgresLedger
-from bot.store.postgres.state import PostgresState
 from bot.store.postgres.subscriptions import DIALECT as SUBSCRIPTIONS
 from bot.store.postgres.subscriptions import PostgresSubscriptions
+from bot.store.state import SqlState
 from bot.store.target import PostgresTarget
 
 
@@ -24,7 +24,7 @@ class PostgresStore:
         self.subscriptions = PostgresSubscriptions(database)
         self.ledger = PostgresLedger(database)
         self.alerts = SqlAlerts(database, SUBSCRIPTIONS)
-        self.state = PostgresState(database)
+        self.state = SqlState(database)
         self.files = PostgresSourceFiles(database)
 
     @classmethod

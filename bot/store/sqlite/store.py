@@ -10,9 +10,9 @@ from bot.store.sqlite.articles import SqliteArticles
 from bot.store.sqlite.database import Database
 from bot.store.sqlite.files import SqliteSourceFiles
 from bot.store.sqlite.ledger import SqliteLedger
-from bot.store.sqlite.state import SqliteState
 from bot.store.sqlite.subscriptions import DIALECT as SUBSCRIPTIONS
 from bot.store.sqlite.subscriptions import SqliteSubscriptions
+from bot.store.state import SqlState
 
 
 class SqliteStore:
@@ -24,7 +24,7 @@ class SqliteStore:
         self.subscriptions = SqliteSubscriptions(database)
         self.ledger = SqliteLedger(database)
         self.alerts = SqlAlerts(database, SUBSCRIPTIONS)
-        self.state = SqliteState(database)
+        self.state = SqlState(database)
         self.files = SqliteSourceFiles(database)
 
     @classmethod

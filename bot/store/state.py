@@ -1,13 +1,13 @@
-"""Small key/value state in SQLite."""
+"""Small key/value state, once for both databases: the shared SQL of ``bot.store.sql``."""
 
 from __future__ import annotations
 
 from bot.store import sql
-from bot.store.sqlite.database import Database
+from bot.store.ledger import Database
 
 
-class SqliteState:
-    """``StateStore`` on SQLite."""
+class SqlState:
+    """``StateStore`` on a database of either kind."""
 
     def __init__(self, database: Database) -> None:
         self._db = database
