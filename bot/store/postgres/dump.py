@@ -13,6 +13,7 @@ and the identity sequences moved past them at the end.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
 from typing import TYPE_CHECKING, Any
@@ -42,7 +43,11 @@ from bot.store.target import PostgresTarget
 if TYPE_CHECKING:
     import asyncpg
 
+log = logging.getLogger(__name__)
+
 WRITE_ROWS = 10_000  # rows of a table inserted by one statement
+# The tables the count triggers keep, which the copy leaves bloated (``_tidy``).
+COUNT_TABLES = ("topics", "topic_spellings", "topic_quality_counts", "providers", "quality_counts")
 
 
 _READ: dict[Kind, Callable[[Any], Any]] = {
@@ -271,8 +276,33 @@ async def filling(target: PostgresTarget) -> AsyncIterator[PostgresWriter]:
             await transaction.commit()
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
             raise _failure(target, "commit the copy into", exc) from None
+        await _tidy(connection, target)
     finally:
         await connection.close()
+
+
+async def _tidy(connection: asyncpg.Connection[asyncpg.Record], target: PostgresTarget) -> None:
+    """Compact the count tables the copy updated over and over, and gather the planner's
+    statistics of the copied tables.
+
+    Every statement of the copy updated the count rows of what it inserted, and in one
+    transaction each update leaves a dead row version behind: a copy of 1,000,000 articles
+    left ``topics`` and its kin many times their size (topic suggestions' p99 14 ms before
+    compacting, 2 ms after). They are small, so ``VACUUM FULL`` rewrites them in moments;
+    ``ANALYZE`` spares the first queries plans made without statistics. The copy is
+    committed by then: a failure here is logged, and the copy stands.
+    """
+    import asyncpg
+
+    try:
+        await connection.execute(f"VACUUM (FULL, ANALYZE) {', '.join(COUNT_TABLES)}")
+        await connection.execute("ANALYZE")
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+        log.warning(
+            "%s; the copy is complete, but run VACUUM (FULL, ANALYZE) %s there once",
+            _failure(target, "compact the count tables of", exc),
+            ", ".join(COUNT_TABLES),
+        )
 
 
 async def _compile_filters(connection: asyncpg.Connection[asyncpg.Record]) -> None:
