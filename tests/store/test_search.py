@@ -118,3 +118,29 @@ async def test_a_search_of_only_very_common_words_lists_the_newest_first(
     assert [a.title.split(" the")[0] for a in page.articles] == [
         f"The report {n}" for n in range(5, 0, -1)
     ]
+
+
+async def test_a_broad_search_finds_its_newest_matches_wherever_they_are(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A search ranks its SEARCH_CAP newest matches. The newest articles tell how far back
+    # they reach; a word commoner there than in the archive must not hide older matches.
+    monkeypatch.setattr("bot.store.limits.SEARCH_CAP", 3)
+    monkeypatch.setattr("bot.store.limits.COMMON_SAMPLE", 10)
+    words = {n: ["filler"] for n in range(1, 201)}
+    for n in range(3, 201, 3):  # in a third of the articles, the newest three included
+        words[n].append("nebula")
+    for n in (20, 40, 195, 197, 199):  # in three of the newest ten, two older ones
+        words[n].append("comet")
+    words[198].extend(["nebula"] * 3)
+    await save(
+        store,
+        *[draft(n, title=" ".join(w), excerpt=f"article {n}") for n, w in words.items()],
+    )
+    nebula = await store.articles.search("nebula", limit=10)
+    assert [a.excerpt for a in nebula.articles][0] == "article 198"  # the best of them
+    assert {a.excerpt for a in nebula.articles} == {f"article {n}" for n in (192, 195, 198)}
+    assert (nebula.total, nebula.total_exact) == (3, False)
+    comet = await store.articles.search("comet", limit=10)
+    assert {a.excerpt for a in comet.articles} == {f"article {n}" for n in (195, 197, 199)}
+    assert (comet.total, comet.total_exact) == (3, False)  # more, further back

@@ -193,23 +193,32 @@ class PostgresArticles:
         if (query := search_query(text)) is not None:
             compiled, params = fulltext.filter_tsquery(query)
             limit, offset = max(0, limit), max(0, offset)
-            found = await fulltext.query_matches(self._db, compiled, params, limit, offset)
-            if found.total:
-                articles = tuple(await self._in_order(found.ids))
+            phrased = await fulltext.query_matches(self._db, compiled, params, limit, offset)
+            if phrased.total:
+                articles = tuple(await self._in_order(phrased.ids))
                 return ArticlePage(
-                    articles, found.total, offset, limit, total_exact=not found.capped
+                    articles, phrased.total, offset, limit, total_exact=not phrased.capped
                 )
         terms = search_terms(text)
         if not terms:
             return ArticlePage((), 0, max(0, offset), max(0, limit))
-        common = await fulltext.common_words(self._db, terms)
+        sampled = await fulltext.sample(self._db, fulltext.word_queries(terms))
+        common = fulltext.common_words(terms, sampled)
+        shares = dict(zip(terms, sampled.shares, strict=True))
         words = [term for term in terms if term not in common] or terms
         # When every word is in most articles, relevance cannot tell the matches apart:
         # newest first, as in SQLite.
         newest_first = len(common) == len(terms)
-        page = await self._search(words, limit, offset, newest_first=newest_first)
+        page = await self._search(
+            words, limit, offset, fulltext.combined_share([shares[w] for w in words]),
+            sampled.newest,
+            newest_first=newest_first,
+        )  # fmt: skip
         if page.total == 0 and len(terms) > 1:
-            page = await self._search(terms, limit, offset, any_term=True)
+            any_share = fulltext.combined_share(sampled.shares, any_term=True)
+            page = await self._search(
+                terms, limit, offset, any_share, sampled.newest, any_term=True
+            )
         return page
 
     async def _search(
@@ -217,14 +226,17 @@ class PostgresArticles:
         terms: list[str],
         limit: int,
         offset: int,
+        share: float,
+        newest: int,
         *,
         any_term: bool = False,
         newest_first: bool = False,
     ) -> ArticlePage:
         limit, offset = max(0, limit), max(0, offset)
         found = await fulltext.matches(
-            self._db, terms, limit, offset, any_term=any_term, newest_first=newest_first
-        )
+            self._db, terms, limit, offset, share=share, newest=newest,
+            any_term=any_term, newest_first=newest_first,
+        )  # fmt: skip
         articles = tuple(await self._in_order(found.ids))
         return ArticlePage(articles, found.total, offset, limit, total_exact=not found.capped)
 
