@@ -23,11 +23,14 @@ if TYPE_CHECKING:
 CONFIG = "newsbot_english"  # the text search configuration of the search column
 # ts_rank's weights of D, C, B (the excerpt) and A (the title).
 RANK = "ts_rank('{0, 0, 0.25, 1}', search, query)"
-# A windowed search looks where twice the matches it needs are expected (``floor_id``),
-# and only where that is under a fifth of the archive: past that, reading every match
-# through the full-text index costs less than the window's primary-key range.
+# How a search finds its newest matches (``reach``): walking the primary key backwards
+# from a share of the newest articles up, where enough come within 5,000 rows;
+WALK_SHARE = 0.2
+# else past a floor id where twice the needed matches are expected, if a visit of a
+# matching row costs as much as this many ids of the primary key's range (1,000,000
+# articles: about 3 and 0.2 microseconds).
 WINDOW_MARGIN = 2.0
-WINDOW_WORTH = 5
+KEY_PER_VISIT = 15
 
 
 def query_expression(words: int, *, any_term: bool = False) -> str:
@@ -92,23 +95,36 @@ def combined_share(shares: Sequence[float], *, any_term: bool = False) -> float:
     return math.prod(shares)
 
 
-def floor_id(share: float, newest: int) -> int | None:
-    """Return the id past which the ``SEARCH_CAP`` + 1 newest matches of a query with this
-    ``share`` are expected, with a margin; None: look through every article.
+class Reach(NamedTuple):
+    """How a search finds its newest matches (``reach``)."""
 
-    A query matching a few percent of the articles has tens of thousands of matches in a
-    million, and finding its newest thousand among them all reads every one: through the
-    full-text index (a row each), or walking the archive backwards (many more rows). Past
-    the floor, the index and the primary key each name their rows, PostgreSQL keeps the
-    rows both name, and reads only those. A query found in too few articles to fill the
-    cap is read whole: through the index, that is a few thousand rows at most.
+    walk: bool  # backwards through the primary key, testing each article, until enough
+    floor: int | None  # through the index, only past this id (None: every match)
+
+
+def reach(share: float, newest: int) -> Reach:
+    """Return how to find the ``SEARCH_CAP`` + 1 newest matches of a query found in
+    ``share`` of the newest articles, ``newest`` being the newest id.
+
+    Three ways, each cheapest somewhere (measured at 1,000,000 articles, WALK_SHARE):
+
+    - a query in many articles: walk the primary key backwards; enough matches come
+      within a few thousand articles;
+    - one in few: read every match through the full-text index, a heap visit each;
+    - between, where a walk and all the matches both run to tens of thousands of rows:
+      the matches past a floor id, where twice the needed ones are expected. The
+      full-text index and the primary key each name their rows and PostgreSQL visits only
+      the rows both name; the primary key's part costs about a fifteenth of a visit per
+      id (``KEY_PER_VISIT``), so the floor is used only where that costs less than
+      visiting every match.
     """
-    if share <= 0.0:
-        return None
-    span = math.ceil(WINDOW_MARGIN * (limits.SEARCH_CAP + 1) / share)
-    if span * WINDOW_WORTH >= newest:
-        return None
-    return newest - span
+    if share >= WALK_SHARE:
+        return Reach(walk=True, floor=None)
+    wanted = limits.SEARCH_CAP + 1
+    span = math.ceil(WINDOW_MARGIN * wanted / share) if share > 0.0 else newest
+    if span >= newest or span / KEY_PER_VISIT + WINDOW_MARGIN * wanted >= share * newest:
+        return Reach(walk=False, floor=None)
+    return Reach(walk=False, floor=newest - span)
 
 
 async def matches(
@@ -136,16 +152,17 @@ async def query_matches(
     # all of them, or, for a broader search, the SEARCH_CAP newest (news goes stale); its
     # total is then a lower bound ("1,000+"). One statement finds the SEARCH_CAP + 1 newest
     # matches with their ranks: their number is the total, and the page is cut from them
-    # here. Where the newest matches are expected past a floor (``floor_id``), the
+    # here. Where the newest matches are expected past a floor (``reach``), the
     # statement looks there first, and through every article only if they were not.
     if share is None:
         found = await sample(db, [(query, terms)])
         share, newest = found.shares[0], found.newest
-    floor = floor_id(share, newest)
-    rows = await _newest_matches(db, query, terms, floor, newest_first=newest_first)
+    how = reach(share, newest)
+    rows = await _newest_matches(db, query, terms, how, newest_first=newest_first)
     cap = limits.SEARCH_CAP
-    if floor is not None and len(rows) <= cap:
-        rows = await _newest_matches(db, query, terms, None, newest_first=newest_first)
+    if how.floor is not None and len(rows) <= cap:  # fewer past the floor than expected
+        everywhere = how._replace(floor=None)
+        rows = await _newest_matches(db, query, terms, everywhere, newest_first=newest_first)
     found_rows = [(row["id"], row["rank"]) for row in rows[:cap]]
     if not newest_first:  # equal ranks: the newest first
         found_rows.sort(key=lambda match: (-match[1], -match[0]))
@@ -154,11 +171,15 @@ async def query_matches(
 
 
 async def _newest_matches(
-    db: Database, query: str, terms: list[str], floor: int | None, *, newest_first: bool
+    db: Database, query: str, terms: list[str], how: Reach, *, newest_first: bool
 ) -> list[Row]:
-    """Return the ``SEARCH_CAP`` + 1 newest matches of ``query`` past ``floor``: id, rank."""
-    past, bound = ("AND id > ? ", [floor]) if floor is not None else ("", [])
-    newest = f"FROM articles WHERE search @@ {query} {past}ORDER BY id DESC LIMIT ?"
+    """Return the ``SEARCH_CAP`` + 1 newest matches of ``query`` the way ``how`` says: id,
+    rank (None when ``newest_first``)."""
+    past, bound = ("AND id > ? ", [how.floor]) if how.floor is not None else ("", [])
+    # "id + 0" cannot be read from the primary key in order: the rows come through the
+    # index, and PostgreSQL is not left to guess that walking the key would cost less.
+    order = "id" if how.walk else "id + 0"
+    newest = f"FROM articles WHERE search @@ {query} {past}ORDER BY {order} DESC LIMIT ?"
     limit = limits.SEARCH_CAP + 1
     if newest_first:
         return await db.rows(f"SELECT id, NULL AS rank {newest}", [*terms, *bound, limit])
