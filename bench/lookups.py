@@ -50,6 +50,7 @@ from bot.store import Store, open_store
 from bot.store.fulltext import search_terms
 from bot.store.limits import COMMON_SAMPLE, MAX_SUGGESTIONS, SEARCH_CAP
 from bot.store.postgres.connection import POOL_SETTINGS
+from bot.store.postgres.database import fetch_planned
 from bot.store.rows import format_time
 from bot.store.sqlite import SqliteStore
 from bot.store.sqlite.articles import ARTICLES_IN_ORDER
@@ -997,7 +998,8 @@ async def pg_build(server: Any, db: Path, record: dict[str, Any], name: str) -> 
     return {**result, "built_now": True}
 
 
-Statement = tuple[str, list[Any], list[tuple[Any, ...]]]  # SQL as sent, parameters, rows
+# SQL as sent, parameters, rows, the planner settings it was sent with
+Statement = tuple[str, list[Any], list[tuple[Any, ...]], dict[str, str] | None]
 
 
 class Recorder:
@@ -1016,11 +1018,14 @@ class Recorder:
         self.statements: list[Statement] | None = None
         store.database.rows = self.rows
 
-    async def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+    async def rows(
+        self, sql: str, params: Sequence[Any] = (), *, planner: dict[str, str] | None = None
+    ) -> list[Any]:
         """Run the store's read, and remember it while recording."""
-        found = await self._rows(sql, params)
+        found = await self._rows(sql, params, planner=planner)
         if self.statements is not None:
-            self.statements.append((self._numbered(sql), list(params), [tuple(r) for r in found]))
+            rows = [tuple(r) for r in found]
+            self.statements.append((self._numbered(sql), list(params), rows, planner))
         return found
 
     async def record(self, store: Store, query: Query) -> tuple[Outcome, list[Statement]]:
@@ -1045,9 +1050,9 @@ class PgBare:
         """Run ``statements``; return each one's rows."""
         self.steps = {}
         found = []
-        for number, (sql, params, _) in enumerate(statements, start=1):
+        for number, (sql, params, _, planner) in enumerate(statements, start=1):
             started = time.perf_counter()
-            rows = await self.connection.fetch(sql, *params)
+            rows = await fetch_planned(self.connection, sql, params, planner)
             self.steps[_step_name(number, sql)] = time.perf_counter() - started
             found.append(rows)
         return [[tuple(row) for row in rows] for rows in found]
@@ -1055,10 +1060,10 @@ class PgBare:
     async def plans(self, statements: Sequence[Statement]) -> list[dict[str, Any]]:
         """Return each statement with its plan, as ``EXPLAIN (ANALYZE, BUFFERS)`` shows it."""
         return [
-            {"sql": sql, "params": [str(p) for p in params],
-             "plan": [row[0] for row in await self.connection.fetch(
-                 f"EXPLAIN (ANALYZE, BUFFERS) {sql}", *params)]}
-            for sql, params, _ in statements
+            {"sql": sql, "params": [str(p) for p in params], "planner": planner,
+             "plan": [row[0] for row in await fetch_planned(
+                 self.connection, f"EXPLAIN (ANALYZE, BUFFERS) {sql}", params, planner)]}
+            for sql, params, _, planner in statements
         ]  # fmt: skip
 
 
@@ -1105,7 +1110,7 @@ async def pg_lookups(url: str, workload: Workload, count: int) -> tuple[list[dic
         problems = []
         for query in checks:
             _, statements = await recorder.record(store, query)
-            if await bare.replay(statements) != [rows for _, _, rows in statements]:
+            if await bare.replay(statements) != [rows for _, _, rows, _ in statements]:
                 problems.append(f"{query}: the bare replay read other rows than the store")
         if problems:
             raise SystemExit("\n".join(problems))
@@ -1121,7 +1126,7 @@ async def pg_lookups(url: str, workload: Workload, count: int) -> tuple[list[dic
             for index, (query, (outcome, statements)) in enumerate(
                 zip(queries, recorded, strict=True)
             ):
-                expected = [rows for _, _, rows in statements]
+                expected = [rows for _, _, rows, _ in statements]
                 if index % 2:
                     bare_seconds, replayed = await _time_replay(bare, statements)
                     store_seconds, found = await _time_store(store, query)

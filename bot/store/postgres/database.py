@@ -13,7 +13,7 @@ What is PostgreSQL's own lives here and is named: ``?`` placeholders numbered ``
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -128,11 +128,16 @@ class Database:
         except Exception as exc:
             await self._raise_unusable(exc, "cannot write to")
 
-    async def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+    async def rows(
+        self, sql: str, params: Sequence[Any] = (), *, planner: Mapping[str, str] | None = None
+    ) -> list[Row]:
         """Return every row of a query (rows are read by column name).
 
         A read outside a transaction whose session was lost (a server restart ends every
         pooled one) is tried once more on a new connection: the restart is then invisible.
+        ``planner`` holds settings of PostgreSQL's planner (``enable_indexscan``: ``off``)
+        for this one read, where a caller knows what the statistics cannot tell; they end
+        with it (``SET LOCAL``), and a read inside a write transaction runs without them.
         """
         try:
             connection = _TRANSACTION.get()
@@ -140,13 +145,13 @@ class Database:
                 return await connection.fetch(numbered(sql), *params)
             try:
                 async with self._pool.acquire() as pooled:
-                    return await pooled.fetch(numbered(sql), *params)
+                    return await fetch_planned(pooled, numbered(sql), params, planner)
             except Exception as exc:
                 if not _session_lost(exc):
                     raise
                 await self._pool.expire_connections()
             async with self._pool.acquire() as pooled:
-                return await pooled.fetch(numbered(sql), *params)
+                return await fetch_planned(pooled, numbered(sql), params, planner)
         except Exception as exc:
             await self._raise_unusable(exc, "cannot use")
 
@@ -185,6 +190,21 @@ class Database:
             await self._pool.expire_connections()  # the next request starts on new sessions
             raise DatabaseUnavailable(message) from exc
         raise StoreError(message) from exc
+
+
+async def fetch_planned(
+    connection: Connection, sql: str, params: Sequence[Any], planner: Mapping[str, str] | None
+) -> list[Row]:
+    """Return the rows of ``sql`` (numbered), planned with ``planner``'s settings if any."""
+    if not planner:
+        return await connection.fetch(sql, *params)
+    names = list(planner)
+    settings = ", ".join(f"set_config(${n * 2 + 1}, ${n * 2 + 2}, true)" for n in range(len(names)))
+    async with connection.transaction():
+        await connection.execute(
+            f"SELECT {settings}", *[item for name in names for item in (name, planner[name])]
+        )
+        return await connection.fetch(sql, *params)
 
 
 def _session_lost(exc: BaseException) -> bool:

@@ -23,14 +23,13 @@ if TYPE_CHECKING:
 CONFIG = "newsbot_english"  # the text search configuration of the search column
 # ts_rank's weights of D, C, B (the excerpt) and A (the title).
 RANK = "ts_rank('{0, 0, 0.25, 1}', search, query)"
-# How a search finds its newest matches (``reach``): walking the primary key backwards
-# from a share of the newest articles up, where enough come within 5,000 rows;
-WALK_SHARE = 0.2
-# else past a floor id where twice the needed matches are expected, if a visit of a
-# matching row costs as much as this many ids of the primary key's range (1,000,000
-# articles: about 3 and 0.2 microseconds).
-WINDOW_MARGIN = 2.0
-KEY_PER_VISIT = 15
+# What finding a search's newest matches costs (``reach``), per row or entry read, in
+# microseconds on 1,000,000 articles (bench/lookups.py's, in shared buffers): an article
+# tested on a backward walk of the primary key; a row visited from a bitmap; an entry of
+# the full-text index's posting lists; an id of a primary-key range in a bitmap.
+COST = {"walked row": 3.2, "visited row": 3.8, "index entry": 0.4, "key entry": 0.1}
+WINDOW_MARGIN = 2.0  # a floor is set where twice the needed matches are expected
+WINDOW_PLANNER = {"enable_indexscan": "off"}  # bitmaps only: see ``_newest_matches``
 
 
 def query_expression(words: int, *, any_term: bool = False) -> str:
@@ -104,25 +103,31 @@ class Reach(NamedTuple):
 
 def reach(share: float, newest: int) -> Reach:
     """Return how to find the ``SEARCH_CAP`` + 1 newest matches of a query found in
-    ``share`` of the newest articles, ``newest`` being the newest id.
+    ``share`` of the newest articles, ``newest`` being the newest id: the cheapest of
+    three ways, by what each reads (``COST``, measured at 1,000,000 articles).
 
-    Three ways, each cheapest somewhere (measured at 1,000,000 articles, WALK_SHARE):
-
-    - a query in many articles: walk the primary key backwards; enough matches come
-      within a few thousand articles;
-    - one in few: read every match through the full-text index, a heap visit each;
-    - between, where a walk and all the matches both run to tens of thousands of rows:
-      the matches past a floor id, where twice the needed ones are expected. The
-      full-text index and the primary key each name their rows and PostgreSQL visits only
-      the rows both name; the primary key's part costs about a fifteenth of a visit per
-      id (``KEY_PER_VISIT``), so the floor is used only where that costs less than
-      visiting every match.
+    - Walk the primary key backwards, testing each article, until enough matched: cheap
+      for a query in many articles, endless for one in few.
+    - Read every match through the full-text index, visiting each one's row: cheap for a
+      query in few articles.
+    - Between, where both run to tens of thousands of rows: the index and the primary key
+      each name their rows past a floor id, where twice the needed matches are expected,
+      and only the rows both name are visited.
     """
-    if share >= WALK_SHARE:
-        return Reach(walk=True, floor=None)
     wanted = limits.SEARCH_CAP + 1
-    span = math.ceil(WINDOW_MARGIN * wanted / share) if share > 0.0 else newest
-    if span >= newest or span / KEY_PER_VISIT + WINDOW_MARGIN * wanted >= share * newest:
+    if share <= 0.0:
+        return Reach(walk=False, floor=None)
+    matches, span = share * newest, math.ceil(WINDOW_MARGIN * wanted / share)
+    walk = wanted / share * COST["walked row"]
+    everything = matches * (COST["index entry"] + COST["visited row"])
+    window = (
+        matches * COST["index entry"]
+        + span * COST["key entry"]
+        + WINDOW_MARGIN * wanted * COST["visited row"]
+    )
+    if walk <= min(everything, window):
+        return Reach(walk=True, floor=None)
+    if span >= newest or everything <= window:
         return Reach(walk=False, floor=None)
     return Reach(walk=False, floor=newest - span)
 
@@ -180,14 +185,22 @@ async def _newest_matches(
     # index, and PostgreSQL is not left to guess that walking the key would cost less.
     order = "id" if how.walk else "id + 0"
     newest = f"FROM articles WHERE search @@ {query} {past}ORDER BY {order} DESC LIMIT ?"
+    # Past a floor, the primary key is to name the rows of the range, not to walk it:
+    # PostgreSQL, seeing a few thousand matches expected there, would rather walk it and
+    # test every row (for a word in 7% of 1,000,000 articles: 37,000 rows, 127 ms, where
+    # the index and the key together took 52 ms).
+    planner = WINDOW_PLANNER if how.floor is not None else None
     limit = limits.SEARCH_CAP + 1
     if newest_first:
-        return await db.rows(f"SELECT id, NULL AS rank {newest}", [*terms, *bound, limit])
+        return await db.rows(
+            f"SELECT id, NULL AS rank {newest}", [*terms, *bound, limit], planner=planner
+        )
     return await db.rows(
         f"SELECT id, {RANK} AS rank FROM (SELECT id, search {newest}) AS m, "
         f"(SELECT {query} AS query) AS q "
         "ORDER BY id DESC",
         [*terms, *bound, limit, *terms],
+        planner=planner,
     )
 
 
