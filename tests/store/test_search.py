@@ -138,7 +138,7 @@ async def test_a_broad_search_finds_its_newest_matches_wherever_they_are(
         *[draft(n, title=" ".join(w), excerpt=f"article {n}") for n, w in words.items()],
     )
     nebula = await store.articles.search("nebula", limit=10)
-    assert [a.excerpt for a in nebula.articles][0] == "article 190"  # the best of them
+    assert nebula.articles[0].excerpt == "article 190"  # the best of them
     assert {a.excerpt for a in nebula.articles} == {f"article {n}" for n in (180, 190, 200)}
     assert (nebula.total, nebula.total_exact) == (3, False)
     comet = await store.articles.search("comet", limit=10)

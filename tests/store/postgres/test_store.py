@@ -161,3 +161,19 @@ async def test_state_values_survive_a_reopen(postgres_url: str) -> None:
         await store.state.set("command-sync", "def")
     async with await open_store(postgres_url) as store:
         assert await store.state.get("command-sync") == "def"
+
+
+async def test_planner_settings_of_one_read_do_not_outlive_it(postgres_url: str) -> None:
+    # Pooled connections go back without a session reset (connection.py): a setting a
+    # search asked for must end with its read, or every later lookup on that connection
+    # would be planned without index scans.
+    async with await open_store(postgres_url) as store:
+        assert isinstance(store, PostgresStore)
+        off = {"enable_indexscan": "off", "enable_seqscan": "off"}
+        for _ in range(3):  # the pool hands the same connection back (one is busy at a time)
+            assert await store.database.rows("SHOW enable_indexscan", planner=off) == [("off",)]
+            assert await store.database.scalar("SHOW enable_indexscan") == "on"
+            assert await store.database.scalar("SHOW enable_seqscan") == "on"
+        async with store.database.transaction() as writer:  # no settings inside one
+            await writer.execute("SELECT 1")
+            assert await store.database.rows("SHOW enable_indexscan", planner=off) == [("on",)]
