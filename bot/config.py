@@ -47,11 +47,12 @@ class Settings:
 
     @property
     def process_send_rate(self) -> float:
-        """Return the messages per second this process may start.
+        """Return the messages per second this process starts when it paces itself alone.
 
-        Discord's global limit belongs to the bot's token, not to a process: processes that
-        split the shards between them split ``send_rate`` the same way, so together they
-        stay under it.
+        Discord's global limit belongs to the bot's token, not to a process. Processes on
+        one PostgreSQL database take turns from one schedule at ``send_rate`` (``bot.store.
+        turns``); processes on SQLite, and any process while its database cannot hand out a
+        turn, split ``send_rate`` as they split the shards, so together they stay under it.
         """
         if self.shard_ids is None or not self.shard_count:
             return float(self.send_rate)

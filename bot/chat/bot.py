@@ -102,7 +102,12 @@ class NewsBot(commands.AutoShardedBot):
         self.store = store
         self.settings = settings
         self.live_pagers: set[str] = set()  # tokens of the pagers whose buttons still work
-        sender = DiscordSender(self, rate=settings.process_send_rate)
+        sender = DiscordSender(
+            self,
+            rate=settings.send_rate,
+            own_rate=settings.process_send_rate,
+            turns=store.send_turns,
+        )
         self.poster = Poster(
             store,
             sender,

@@ -34,7 +34,15 @@ from bot.chat.permissions import (
     missing_posting_permissions,
 )
 from bot.chat.replies import NO_MENTIONS
-from bot.errors import ChannelForbidden, ChannelGone, DeliveryFailed, MessageRefused
+from bot.errors import (
+    ChannelForbidden,
+    ChannelGone,
+    DeliveryFailed,
+    MessageRefused,
+    StoreError,
+)
+from bot.store.interfaces import SendTurns
+from bot.store.turns import LocalTurns
 from bot.subscriptions import PLAIN, DeliveryStyle
 
 log = logging.getLogger(__name__)
@@ -55,25 +63,52 @@ Attempt = dict[str, object]  # keyword arguments of one try: content and/or embe
 
 
 class GlobalPacer:
-    """Start at most ``rate`` sends per second, evenly spaced.
+    """Start sends at most ``rate`` per second in all, evenly spaced, on ``turns``' turns.
 
     Discord allows a bot 50 requests per second in all. discord.py paces each route from
     the ``X-RateLimit-*`` headers, but learns of the global limit only from 429s, and gives
     up on a request after five of them. With dozens of channels served at once, the posting
     job would exceed the limit every second: the pacer keeps it under instead.
+
+    The limit is the bot's, not the process's. Where the store's turns are shared by every
+    process of the bot (PostgreSQL), each send takes the next turn of one schedule at the
+    bot's ``rate``, so a busy process may use what an idle one leaves. Otherwise the
+    process paces itself at ``own_rate``, its shards' share. A store that cannot hand out a
+    turn (its database restarting) does not hold a send back: the process paces itself
+    meanwhile, and says so once.
     """
 
-    def __init__(self, rate: float = GLOBAL_RATE) -> None:
-        self.interval = 1.0 / rate
-        self._next = 0.0
+    def __init__(
+        self,
+        rate: float = GLOBAL_RATE,
+        *,
+        own_rate: float | None = None,
+        turns: SendTurns | None = None,
+        bot_id: Callable[[], int] = lambda: 0,
+    ) -> None:
+        self.turns: SendTurns = turns or LocalTurns()
+        self.interval = 1.0 / (rate if self.turns.shared else own_rate or rate)
+        self._own = LocalTurns()
+        self._own_interval = 1.0 / (own_rate or rate)
+        self._bot_id = bot_id
+        self._on_own = False
 
     async def wait(self) -> None:
         """Wait for this send's turn."""
-        now = asyncio.get_running_loop().time()
-        turn = max(now, self._next)
-        self._next = turn + self.interval
-        if turn > now:
-            await asyncio.sleep(turn - now)
+        bot_id = self._bot_id()
+        try:
+            turn = await self.turns.take(bot_id, self.interval)
+        except StoreError as exc:
+            if not self._on_own:
+                log.warning("cannot take a send turn: %s; pacing this process alone", exc)
+                self._on_own = True
+            turn = await self._own.take(bot_id, self._own_interval)
+        else:
+            if self._on_own:
+                log.info("send turns are shared again")
+                self._on_own = False
+        if turn.wait > 0:
+            await asyncio.sleep(turn.wait)
 
 
 def plain_embeds(articles: Sequence[Article]) -> list[discord.Embed]:
@@ -163,10 +198,16 @@ class DiscordSender:
         *,
         timeout: float = SEND_TIMEOUT,
         rate: float = GLOBAL_RATE,
+        own_rate: float | None = None,
+        turns: SendTurns | None = None,
     ) -> None:
         self.client = client
         self.timeout = timeout
-        self.pacer = GlobalPacer(rate)
+        self.pacer = GlobalPacer(rate, own_rate=own_rate, turns=turns, bot_id=self._bot_id)
+
+    def _bot_id(self) -> int:
+        """Return the bot's user id: its send turns are its token's (0 before login)."""
+        return self.client.user.id if self.client.user else 0
 
     async def send(
         self,

@@ -78,6 +78,7 @@ def _table(name: str, key: str, columns: str) -> Table:
 # name is copied: it is the most used spelling only while the topic has articles. Nor a
 # subscription's compiled filters (include_match, exclude_match): each backend compiles
 # the queries its own way, and the target does so from the copied queries.
+# Nor PostgreSQL's send_turns: the next second's schedule of sends, not data.
 TABLES: tuple[Table, ...] = (
     _table("providers", "id", "id:int domain:text name:text"),
     _table(

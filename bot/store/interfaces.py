@@ -27,6 +27,7 @@ from bot.articles import (
 from bot.store.due import Reason
 from bot.store.limits import MAX_SUGGESTIONS
 from bot.store.rows import ArticleRows
+from bot.store.turns import Turn
 from bot.subscriptions import (
     AlertChannel,
     Delivery,
@@ -326,6 +327,16 @@ class StateStore(Protocol):
         ...
 
 
+class SendTurns(Protocol):
+    """Turns to start Discord sends, shared by the processes that share them (``shared``)."""
+
+    shared: bool  # every process of the bot takes its turns here (else: this process only)
+
+    async def take(self, bot_id: int, interval: float) -> Turn:
+        """Take ``bot_id``'s next turn, ``interval`` seconds after the one before."""
+        ...
+
+
 class SourceFileStore(Protocol):
     """The files articles were loaded from, so that a load skips what did not change."""
 
@@ -373,6 +384,11 @@ class Store(Protocol):
     @property
     def files(self) -> SourceFileStore:
         """The loaded source files."""
+        ...
+
+    @property
+    def send_turns(self) -> SendTurns:
+        """Turns to start Discord sends (Discord's global limit is per bot, not process)."""
         ...
 
     def check_file(self) -> None:

@@ -9,10 +9,12 @@ from typing import Any
 import pytest
 
 from bot.articles import Article
-from bot.chat.delivery import DiscordSender
+from bot.chat.delivery import DiscordSender, GlobalPacer
 from bot.errors import ChannelForbidden, DeliveryFailed
 from bot.parsing import build_draft
+from bot.store import open_store
 from bot.subscriptions import DeliveryStyle
+from tests.backends import backend_of
 from tests.chat.conftest import World, eventually
 from tests.factories import article_fields
 from tests.fake_discord.state import FakeChannel, FakeMessage, Perm
@@ -255,3 +257,21 @@ async def test_a_thread_refused_after_the_message_keeps_the_message_delivered(
     assert [m.id for m in posted(world, channel)] == [sent]  # delivered: never sent again
     assert world.fake.threads_in(channel) == []
     assert f"message {sent} posted without its thread" in caplog.text
+
+
+async def test_sends_go_out_while_the_database_cannot_hand_out_turns(
+    world: World, postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # On PostgreSQL every process takes its turns from the database; on SQLite the process
+    # paces itself. A database that cannot give a turn (restarting) holds no send back.
+    sender = sender_of(world)
+    assert sender.pacer.turns.shared is (backend_of(world.store) == "postgres")
+    gone = await open_store(postgres_url)
+    await gone.close()
+    sender.pacer = GlobalPacer(49, own_rate=24.5, turns=gone.send_turns, bot_id=lambda: 1)
+    article = await stored(world, 710)
+    channel = world.home.channel
+    sent = [await sender.send(channel.id, [article], f"no-turn-{n}") for n in range(3)]
+    assert [m.id for m in posted(world, channel)][-3:] == sent
+    warned = [r for r in caplog.records if "cannot take a send turn" in r.getMessage()]
+    assert len(warned) == 1  # said once, not at every send

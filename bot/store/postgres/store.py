@@ -11,6 +11,7 @@ from bot.store.postgres.files import PostgresSourceFiles
 from bot.store.postgres.ledger import PostgresLedger
 from bot.store.postgres.subscriptions import DIALECT as SUBSCRIPTIONS
 from bot.store.postgres.subscriptions import PostgresSubscriptions
+from bot.store.postgres.turns import PostgresTurns
 from bot.store.state import SqlState
 from bot.store.target import PostgresTarget
 
@@ -26,6 +27,7 @@ class PostgresStore:
         self.alerts = SqlAlerts(database, SUBSCRIPTIONS)
         self.state = SqlState(database)
         self.files = PostgresSourceFiles(database)
+        self.send_turns = PostgresTurns(database)
 
     @classmethod
     async def open(cls, target: PostgresTarget) -> Self:

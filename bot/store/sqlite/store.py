@@ -13,6 +13,7 @@ from bot.store.sqlite.ledger import SqliteLedger
 from bot.store.sqlite.subscriptions import DIALECT as SUBSCRIPTIONS
 from bot.store.sqlite.subscriptions import SqliteSubscriptions
 from bot.store.state import SqlState
+from bot.store.turns import LocalTurns
 
 
 class SqliteStore:
@@ -26,6 +27,7 @@ class SqliteStore:
         self.alerts = SqlAlerts(database, SUBSCRIPTIONS)
         self.state = SqlState(database)
         self.files = SqliteSourceFiles(database)
+        self.send_turns = LocalTurns()
 
     @classmethod
     async def open(cls, path: str | Path) -> Self:

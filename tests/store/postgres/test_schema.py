@@ -36,6 +36,7 @@ async def test_migrations_apply_to_an_empty_database_and_again_do_nothing(
             "article_topics", "related", "source_files", "subscriptions", "state",
             "deliveries", "outbox", "backfill", "refusals", "quality_counts",
             "topic_quality_counts", "subscription_providers", "candidates", "alert_channels",
+            "send_turns",
         }  # fmt: skip
         applied = await connection.fetch("SELECT version, name FROM newsbot_schema ORDER BY 1")
         assert [tuple(row) for row in applied] == [(n, name) for n, name, _ in MIGRATIONS]
