@@ -601,6 +601,7 @@ class SharedFigures:
     server_cpu_seconds: float | None
     ledger: Ledger
     load_after: list[float]
+    global_429_windows: list[str]  # the first few global 429s, and what came before each
 
     @property
     def rate(self) -> float:
@@ -775,6 +776,8 @@ async def shared_bench(
                     tracebacks=sum("Traceback" in x for x in logs[shard]),
                 ))  # fmt: skip
             hits = fake.rate_limits.hits
+            windows = [_window_before(fake.requests, h.at, launched) for h in hits
+                       if h.scope == "global"][:MAX_WINDOWS_SHOWN]  # fmt: skip
             runs = 1
             delivered = articles[: min(len(articles), runs * args.max_per_run)]
             async with await open_store(database) as store:
@@ -790,8 +793,20 @@ async def shared_bench(
                 global_429s=sum(1 for h in hits if h.scope == "global"),
                 route_429s=sum(1 for h in hits if h.scope != "global"),
                 server_cpu_seconds=used, ledger=ledger,
-                load_after=[round(x, 2) for x in os.getloadavg()],
+                load_after=[round(x, 2) for x in os.getloadavg()], global_429_windows=windows,
             )  # fmt: skip
+
+
+MAX_WINDOWS_SHOWN = 5
+
+
+def _window_before(requests: Sequence[Any], at: float, launched: float) -> str:
+    """Describe the requests of the second before a global 429: when, how many, of what."""
+    held = Counter(
+        f"{r.method} {r.route}" for r in requests if at - 1.0 <= r.at < at and r.status != 429
+    )
+    listed = ", ".join(f"{count} {what}" for what, count in held.most_common())
+    return f"at {at - launched:.2f} s, the second before held {sum(held.values())}: {listed}"
 
 
 def print_shared(figures: SharedFigures) -> None:
@@ -810,10 +825,13 @@ def print_shared(figures: SharedFigures) -> None:
     )
     print(f"ceiling:   {figures.ceiling:g} messages/s: {figures.ceiling_why}; load "
           f"{figures.machine['load_average']} before, {figures.load_after} after\n")  # fmt: skip
+    # On PostgreSQL the processes take turns from one schedule at the whole rate; on SQLite
+    # each paces its shards' share.
+    pace = "its share of one schedule," if figures.server else "its own pace,"
     for p in figures.processes:
         print(
             f"  process shard {p.shard_ids}: {p.messages:,} messages from {p.first_post:.1f} s to "
-            f"{p.last_post:.1f} s = {p.rate:.2f}/s (its send rate {p.send_rate:g}/s), "
+            f"{p.last_post:.1f} s = {p.rate:.2f}/s ({pace} {p.send_rate:g}/s), "
             f"{p.global_429s} global 429s, CPU "
             f"{p.cpu_seconds:.1f} s, {p.tracebacks} tracebacks; {p.summary}"
         )
@@ -827,6 +845,8 @@ def print_shared(figures: SharedFigures) -> None:
         f"{'-' if server_cpu is None else f'{server_cpu:.1f} s'}  -> >= {TARGET_RATIO:.0%} "
         f"with 0 global 429s {_verdict(figures.met)}"
     )
+    for window in figures.global_429_windows:
+        print(f"  global 429 {window}")
     ledger = figures.ledger
     print(
         f"exactly once: {ledger.expected:,} due deliveries; {ledger.in_discord:,} in Discord, "
