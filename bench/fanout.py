@@ -65,6 +65,7 @@ from machine import describe  # noqa: E402
 
 from bot.articles import Article  # noqa: E402
 from bot.chat.bot import NewsBot  # noqa: E402
+from bot.chat.delivery import GLOBAL_RATE  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.monitoring import Monitoring  # noqa: E402
 from bot.parsing import build_draft  # noqa: E402
@@ -978,11 +979,13 @@ def main() -> int:
         help="run twice in this process: without the /metrics listener, then with it scraped "
         "every second; report the ratio of the rates",
     )  # fmt: skip
-    parser.add_argument("--send-rate", type=int, default=49, help="NEWSBOT_SEND_RATE (%(default)s)")
+    parser.add_argument(
+        "--send-rate", type=int, default=int(GLOBAL_RATE), help="NEWSBOT_SEND_RATE (%(default)s)"
+    )
     parser.add_argument(
         "--processes", type=int, default=0,
         help="after the in-process SQLite run, run N `newsbot run` processes (one shard each, "
-        "the send rate split by shard share) on one shared database, and compare",
+        "taking turns from one send schedule on PostgreSQL) on one shared database, and compare",
     )  # fmt: skip
     parser.add_argument(
         "--backend", choices=("postgres", "sqlite"), default="postgres",
