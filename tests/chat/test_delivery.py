@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,7 +13,6 @@ from bot.chat.delivery import DiscordSender, GlobalPacer
 from bot.errors import ChannelForbidden, DeliveryFailed
 from bot.parsing import build_draft
 from bot.store import open_store
-from bot.store.turns import LocalTurns, Turn
 from bot.subscriptions import DeliveryStyle
 from tests.backends import backend_of
 from tests.chat.conftest import World, eventually
@@ -277,28 +275,3 @@ async def test_sends_go_out_while_the_database_cannot_hand_out_turns(
     assert [m.id for m in posted(world, channel)][-3:] == sent
     warned = [r for r in caplog.records if "cannot take a send turn" in r.getMessage()]
     assert len(warned) == 1  # said once, not at every send
-
-
-class CountedTurns(LocalTurns):
-    """This process's turns, counting those taken."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.taken = 0
-
-    async def take(self, bot_id: int, interval: float) -> Turn:
-        self.taken += 1
-        return await super().take(bot_id, interval)
-
-
-async def test_a_send_that_wakes_late_takes_a_later_turn_instead_of_bunching() -> None:
-    turns = CountedTurns()
-    pacer = GlobalPacer(5, turns=turns)  # a turn every 200 ms
-    await pacer.wait()  # on time: the schedule's first turn
-    waiting = asyncio.create_task(pacer.wait())  # its turn comes in 200 ms
-    await asyncio.sleep(0)
-    time.sleep(1.0)  # the event loop is stuck well past that turn
-    await waiting
-    assert turns.taken == 3  # the late one took a second turn rather than go at once
-    await pacer.wait()
-    assert turns.taken == 4  # and one on time takes one
