@@ -42,7 +42,7 @@ from bot.errors import (
     StoreError,
 )
 from bot.store.interfaces import SendTurns
-from bot.store.turns import LocalTurns, Turn
+from bot.store.turns import LocalTurns
 from bot.subscriptions import PLAIN, DeliveryStyle
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,6 @@ UNKNOWN_CHANNEL = 10003
 MISSING_PERMISSIONS = 50013
 SEND_TIMEOUT = 30.0  # seconds; past that the outcome is unknown and the nonce decides later
 GLOBAL_RATE = 49.0  # messages per second: just under Discord's global 50 requests per second
-LATE_TURNS = 3  # turns a send that woke late takes again before it goes anyway
 RATE_LIMITED_WAITS = 5  # 429s waited out here after discord.py gave up (five 429s each)
 HISTORY_SEARCHED = 100  # messages read when looking for one whose send was not confirmed
 CLOCK_SKEW = timedelta(minutes=1)  # between this machine's clock and Discord's ids
@@ -95,23 +94,7 @@ class GlobalPacer:
         self._on_own = False
 
     async def wait(self) -> None:
-        """Wait for this send's turn.
-
-        A send that wakes more than a turn late (its event loop was busy) would go out
-        together with the sends due since, a burst that puts more than the rate in one
-        second: it takes a later turn instead, up to ``LATE_TURNS`` times.
-        """
-        loop = asyncio.get_running_loop()
-        for _ in range(LATE_TURNS):
-            turn = await self._take()
-            due = loop.time() + max(0.0, turn.wait)
-            if turn.wait > 0:
-                await asyncio.sleep(turn.wait)
-            if loop.time() - due <= self.interval:
-                return
-
-    async def _take(self) -> Turn:
-        """Take the next turn: the store's, or this process's own while the store fails."""
+        """Wait for this send's turn."""
         bot_id = self._bot_id()
         try:
             turn = await self.turns.take(bot_id, self.interval)
@@ -119,11 +102,13 @@ class GlobalPacer:
             if not self._on_own:
                 log.warning("cannot take a send turn: %s; pacing this process alone", exc)
                 self._on_own = True
-            return await self._own.take(bot_id, self._own_interval)
-        if self._on_own:
-            log.info("send turns are shared again")
-            self._on_own = False
-        return turn
+            turn = await self._own.take(bot_id, self._own_interval)
+        else:
+            if self._on_own:
+                log.info("send turns are shared again")
+                self._on_own = False
+        if turn.wait > 0:
+            await asyncio.sleep(turn.wait)
 
 
 def plain_embeds(articles: Sequence[Article]) -> list[discord.Embed]:
