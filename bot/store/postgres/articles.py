@@ -191,14 +191,9 @@ class PostgresArticles:
         as words when nothing matches them so.
         """
         if (query := search_query(text)) is not None:
-            compiled, params = fulltext.filter_tsquery(query)
-            limit, offset = max(0, limit), max(0, offset)
-            phrased = await fulltext.query_matches(self._db, compiled, params, limit, offset)
-            if phrased.total:
-                articles = tuple(await self._in_order(phrased.ids))
-                return ArticlePage(
-                    articles, phrased.total, offset, limit, total_exact=not phrased.capped
-                )
+            page = await self._search(*fulltext.filter_tsquery(query), limit, offset)
+            if page.total:  # else as words, the quotes and ORs taken for typing
+                return page
         terms = search_terms(text)
         if not terms:
             return ArticlePage((), 0, max(0, offset), max(0, limit))
@@ -210,32 +205,34 @@ class PostgresArticles:
         # newest first, as in SQLite.
         newest_first = len(common) == len(terms)
         page = await self._search(
-            words, limit, offset, fulltext.combined_share([shares[w] for w in words]),
-            sampled.newest,
-            newest_first=newest_first,
+            fulltext.query_expression(len(words)), words, limit, offset,
+            share=fulltext.combined_share([shares[word] for word in words]),
+            newest=sampled.newest, newest_first=newest_first,
         )  # fmt: skip
         if page.total == 0 and len(terms) > 1:
-            any_share = fulltext.combined_share(sampled.shares, any_term=True)
             page = await self._search(
-                terms, limit, offset, any_share, sampled.newest, any_term=True
-            )
+                fulltext.query_expression(len(terms), any_term=True), terms, limit, offset,
+                share=fulltext.combined_share(sampled.shares, any_term=True),
+                newest=sampled.newest,
+            )  # fmt: skip
         return page
 
     async def _search(
         self,
-        terms: list[str],
+        query: str,
+        params: list[str],
         limit: int,
         offset: int,
-        share: float,
-        newest: int,
         *,
-        any_term: bool = False,
+        share: float | None = None,
+        newest: int = 0,
         newest_first: bool = False,
     ) -> ArticlePage:
+        """Return one page of the articles matching the tsquery ``query`` (``params``)."""
         limit, offset = max(0, limit), max(0, offset)
-        found = await fulltext.matches(
-            self._db, terms, limit, offset, share=share, newest=newest,
-            any_term=any_term, newest_first=newest_first,
+        found = await fulltext.query_matches(
+            self._db, query, params, limit, offset, share=share, newest=newest,
+            newest_first=newest_first,
         )  # fmt: skip
         articles = tuple(await self._in_order(found.ids))
         return ArticlePage(articles, found.total, offset, limit, total_exact=not found.capped)

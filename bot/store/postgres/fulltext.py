@@ -132,17 +132,6 @@ def reach(share: float, newest: int) -> Reach:
     return Reach(walk=False, floor=newest - span)
 
 
-async def matches(
-    db: Database, terms: list[str], limit: int, offset: int, *, share: float | None,
-    newest: int, any_term: bool = False, newest_first: bool = False,
-) -> Matches:  # fmt: skip
-    """Return one page of the articles matching ``terms``, best match first."""
-    query = query_expression(len(terms), any_term=any_term)
-    return await query_matches(
-        db, query, terms, limit, offset, share=share, newest=newest, newest_first=newest_first
-    )
-
-
 async def query_matches(
     db: Database, query: str, terms: list[str], limit: int, offset: int, *,
     share: float | None = None, newest: int = 0, newest_first: bool = False,
