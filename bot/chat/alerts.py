@@ -9,39 +9,14 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.alerts import Alerts, channel_gone
-from bot.chat.delivery import post_notice
 from bot.chat.replies import permission_names, send
-from bot.errors import ChannelGone, UserError
+from bot.errors import UserError
 from bot.store import Store
 
 log = logging.getLogger(__name__)
 
 #: What the bot needs in an alert channel: alerts are plain lines.
 ALERT_PERMISSIONS = ("view_channel", "send_messages")
-
-
-class GuildNotifier:
-    """Post alerts through a server's cached channels: for events that bring no client."""
-
-    def __init__(self, guild: discord.Guild) -> None:
-        self.guild = guild
-
-    async def notify(self, channel_id: int, text: str) -> int:
-        """Post one plain line that pings nobody in a channel of the server; return its id."""
-        channel = self.guild.get_channel(channel_id)
-        if not isinstance(channel, discord.TextChannel):
-            raise ChannelGone(f"Unknown Channel: {channel_id} is no longer in the server")
-        return await post_notice(channel, text)
-
-
-async def report_channel_gone(
-    store: Store, channel: discord.abc.GuildChannel, removed: int
-) -> None:
-    """Tell a server, in its alert channel, that a deleted channel's subscriptions went."""
-    alerts = Alerts(store.alerts, GuildNotifier(channel.guild))
-    name = discord.utils.escape_markdown(channel.name)
-    await alerts.report(channel.guild.id, channel_gone(f"#{name}", removed))
 
 
 def _server(interaction: discord.Interaction[Any]) -> discord.Guild:

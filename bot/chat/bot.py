@@ -108,6 +108,7 @@ class NewsBot(commands.AutoShardedBot):
             own_rate=settings.process_send_rate,
             turns=store.send_turns,
         )
+        self.alerts = Alerts(store.alerts, sender)  # the posting job's, and /subscribe's
         self.poster = Poster(
             store,
             sender,
@@ -116,7 +117,7 @@ class NewsBot(commands.AutoShardedBot):
             clock=clock,
             guard=(run_lock or FileLocks()).confirm,
             observe=self.metrics.observe_run,
-            alerts=Alerts(store.alerts, sender),
+            alerts=self.alerts,
         )
         self.scheduler = NewsScheduler(
             post=self.poster.run,
@@ -133,7 +134,7 @@ class NewsBot(commands.AutoShardedBot):
     async def add_cogs(self) -> None:
         """Add the command groups: news lookups, subscriptions, posting, alerts."""
         await self.add_cog(NewsCog(self.poster.planner, self.settings, self.live_pagers))
-        await self.add_cog(SubscriptionsCog(self.store, self.settings))
+        await self.add_cog(SubscriptionsCog(self.store, self.settings, self.alerts))
         await self.add_cog(PostingCog(self.store, self.poster))
         await self.add_cog(AlertsCog(self.store))
 

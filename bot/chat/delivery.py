@@ -484,10 +484,21 @@ class DiscordSender:
         return True
 
     async def notify(self, channel_id: int, text: str) -> int:
-        """Post one plain line that pings nobody (an alert), once; return its id."""
-        await self.pacer.wait()
+        """Post one plain line that pings nobody (an alert), once; return its id.
+
+        Discord's refusals map as for ``send``: 403 ``ChannelForbidden``, 404
+        ``ChannelGone``, 400 ``MessageRefused``, anything else ``DeliveryFailed``.
+        """
         channel = self.client.get_partial_messageable(channel_id)
-        return await post_notice(channel, text, timeout=self.timeout)
+
+        async def post_line(attempt: Attempt) -> int:
+            message = await channel.send(
+                **attempt,  # type: ignore[call-overload]
+                allowed_mentions=NO_MENTIONS,
+            )
+            return int(message.id)
+
+        return await self._deliver(channel_id, [{"content": clip(text, 2000)}], post_line, None)
 
     def _missing(self, channel_id: int) -> tuple[str, ...]:
         """Return what the cache says the bot lacks to post in a channel, as Discord names it."""
@@ -495,35 +506,6 @@ class DiscordSender:
         if not isinstance(channel, PostingChannel) or channel.guild.me is None:
             return ()
         return tuple(missing_delivery_permissions(channel, channel.guild.me))
-
-
-async def post_notice(
-    channel: discord.abc.Messageable, text: str, *, timeout: float = SEND_TIMEOUT
-) -> int:
-    """Post one plain line that pings nobody, once; return its id.
-
-    Discord's answers map as ``DiscordSender.send`` maps them: 403 ``ChannelForbidden``,
-    404 ``ChannelGone``, 400 ``MessageRefused``, anything else ``DeliveryFailed``.
-    """
-    try:
-        message = await asyncio.wait_for(
-            channel.send(clip(text, 2000), allowed_mentions=NO_MENTIONS), timeout
-        )
-    except discord.Forbidden as exc:
-        raise ChannelForbidden(_describe(exc)) from exc
-    except discord.NotFound as exc:
-        if exc.code == UNKNOWN_CHANNEL:
-            raise ChannelGone(_describe(exc)) from exc
-        raise DeliveryFailed(_describe(exc)) from exc
-    except discord.HTTPException as exc:
-        if exc.status == 400:
-            raise MessageRefused(_describe(exc)) from exc
-        raise DeliveryFailed(_describe(exc)) from exc
-    except TimeoutError as exc:
-        raise DeliveryFailed(f"no answer within {timeout:g} s") from exc
-    except (aiohttp.ClientError, OSError) as exc:
-        raise DeliveryFailed(f"network error: {exc!r}") from exc
-    return message.id
 
 
 def _shows(message: discord.Message, links: set[str]) -> bool:

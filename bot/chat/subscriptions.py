@@ -15,8 +15,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.alerts import Alerts, channel_gone
 from bot.articles import closest_names
-from bot.chat.alerts import report_channel_gone
 from bot.chat.embeds import NEWS_COLOUR, clip
 from bot.chat.news import check_range, quote, topic_choices, topic_hint
 from bot.chat.permissions import ArticleChannel, missing_delivery_permissions
@@ -241,9 +241,10 @@ def list_choices(current: str, names: Sequence[tuple[str, str]]) -> list[app_com
 class SubscriptionsCog(commands.Cog):
     """Slash commands for moderators to subscribe channels to topics."""
 
-    def __init__(self, store: Store, settings: Settings) -> None:
+    def __init__(self, store: Store, settings: Settings, alerts: Alerts) -> None:
         self.store = store
         self.settings = settings
+        self.alerts = alerts  # a deleted channel's subscriptions are reported there
 
     @app_commands.command(name="subscribe", description="Post new articles on a topic here")
     @app_commands.describe(
@@ -493,7 +494,8 @@ class SubscriptionsCog(commands.Cog):
         removed = await self.store.subscriptions.remove_channel(channel.id)
         if removed:
             log.info("channel %s deleted: removed %d subscriptions", channel.id, removed)
-            await report_channel_gone(self.store, channel, removed)
+            name = discord.utils.escape_markdown(channel.name)
+            await self.alerts.report(channel.guild.id, channel_gone(f"#{name}", removed))
 
     @commands.Cog.listener()
     async def on_guild_remove(self, guild: discord.Guild) -> None:
