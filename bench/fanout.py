@@ -141,6 +141,21 @@ async def save_new_articles(store: Store, count: int) -> list[Article]:
     return articles
 
 
+async def prepare(
+    store: Store, channels: Sequence[Channel], count: int
+) -> tuple[list[Article], dict[str, float]]:
+    """Subscribe every channel and store ``count`` new articles; return them and the
+    seconds each step took."""
+    setup: dict[str, float] = {}
+    mark = time.perf_counter()
+    await subscribe_all(store, channels)
+    setup["subscribe"] = time.perf_counter() - mark
+    mark = time.perf_counter()
+    articles = await save_new_articles(store, count)
+    setup["articles"] = time.perf_counter() - mark
+    return articles, setup
+
+
 # -- measuring ----------------------------------------------------------------------------
 
 
@@ -477,13 +492,7 @@ async def measure(
     """Subscribe, store the articles, time the posting runs and check the deliveries."""
     if args.channels_at_once:
         bot.poster.channels_at_once = args.channels_at_once
-    setup: dict[str, float] = {}
-    mark = time.perf_counter()
-    await subscribe_all(store, channels)
-    setup["subscribe"] = time.perf_counter() - mark
-    mark = time.perf_counter()
-    articles = await save_new_articles(store, args.articles)
-    setup["articles"] = time.perf_counter() - mark
+    articles, setup = await prepare(store, channels, args.articles)
     runs = max(1, math.ceil(args.articles / args.max_per_run)) if args.all else args.runs
     ceiling, why = ceiling_for(fake, len(channels))
     print(
@@ -662,14 +671,8 @@ async def shared_bench(
             channels, shard_of = build_sharded_guilds(
                 fake, args.guilds, args.channels_per_guild, shards
             )
-            setup: dict[str, float] = {}
             async with await open_store(database) as store:
-                mark = time.perf_counter()
-                await subscribe_all(store, channels)
-                setup["subscribe"] = time.perf_counter() - mark
-                mark = time.perf_counter()
-                articles = await save_new_articles(store, args.articles)
-                setup["articles"] = time.perf_counter() - mark
+                articles, setup = await prepare(store, channels, args.articles)
             ceiling, why = ceiling_for(fake, len(channels))
             env = {
                 "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(ROOT),
