@@ -87,9 +87,9 @@ class GlobalPacer:
         bot_id: Callable[[], int] = lambda: 0,
     ) -> None:
         self.turns: SendTurns = turns or LocalTurns()
-        self.interval = 1.0 / (rate if self.turns.shared else own_rate or rate)
         self._own = LocalTurns()
         self._own_interval = 1.0 / (own_rate or rate)
+        self.interval = 1.0 / rate if self.turns.shared else self._own_interval
         self._bot_id = bot_id
         self._on_own = False
 
