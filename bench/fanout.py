@@ -65,7 +65,7 @@ from machine import describe  # noqa: E402
 
 from bot.articles import Article  # noqa: E402
 from bot.chat.bot import NewsBot  # noqa: E402
-from bot.chat.delivery import GLOBAL_RATE  # noqa: E402
+from bot.chat.pacing import GLOBAL_RATE  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.monitoring import Monitoring  # noqa: E402
 from bot.parsing import build_draft  # noqa: E402

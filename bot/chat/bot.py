@@ -19,6 +19,7 @@ from bot.alerts import Alerts
 from bot.chat.alerts import AlertsCog
 from bot.chat.delivery import DiscordSender
 from bot.chat.news import NewsCog
+from bot.chat.pacing import GlobalPacer
 from bot.chat.posting import PostingCog
 from bot.chat.replies import NO_MENTIONS, reply_error
 from bot.chat.subscriptions import SubscriptionsCog
@@ -84,6 +85,13 @@ class NewsBot(commands.AutoShardedBot):
         **options: Any,
     ) -> None:
         self.metrics = Metrics()
+        # The bot token's requests, from every process of the bot, under its global limit.
+        self.pacer = GlobalPacer(
+            settings.send_rate,
+            own_rate=settings.process_send_rate,
+            turns=store.send_turns,
+            bot_id=lambda: self.user.id if self.user else 0,
+        )
         sharding: dict[str, Any] = {}
         if settings.shard_count is not None:
             sharding["shard_count"] = settings.shard_count
@@ -95,19 +103,14 @@ class NewsBot(commands.AutoShardedBot):
             allowed_mentions=NO_MENTIONS,
             help_command=None,
             tree_cls=NewsCommandTree,
-            http_trace=self.metrics.http_trace(),
+            http_trace=self.pacer.pace(self.metrics.http_trace()),
             **sharding,
             **options,
         )
         self.store = store
         self.settings = settings
         self.live_pagers: set[str] = set()  # tokens of the pagers whose buttons still work
-        sender = DiscordSender(
-            self,
-            rate=settings.send_rate,
-            own_rate=settings.process_send_rate,
-            turns=store.send_turns,
-        )
+        sender = DiscordSender(self)
         self.alerts = Alerts(store.alerts, sender)  # the posting job's, and /subscribe's
         self.poster = Poster(
             store,

@@ -3,7 +3,9 @@
 It turns Discord's answers into the pipeline's terms: 403 ``ChannelForbidden``, 404
 ``ChannelGone``, 5xx or a time-out ``DeliveryFailed``. 429 never gets here: discord.py
 waits and retries it. A message Discord refuses as malformed (400) is sent again without
-the parts most likely at fault (thumbnails, related links), then as bare links.
+the parts most likely at fault (thumbnails, related links), then as bare links. Every
+request waits for its turn under the global limit in the client's ``GlobalPacer``
+(``bot.chat.pacing``).
 
 A ``DeliveryStyle`` may ask for a role ping (only that role can be pinged), compact lines
 instead of embeds, or a thread on each message; in a forum channel each message becomes a
@@ -39,10 +41,7 @@ from bot.errors import (
     ChannelGone,
     DeliveryFailed,
     MessageRefused,
-    StoreError,
 )
-from bot.store.interfaces import SendTurns
-from bot.store.turns import LocalTurns
 from bot.subscriptions import PLAIN, DeliveryStyle
 
 log = logging.getLogger(__name__)
@@ -51,7 +50,6 @@ T = TypeVar("T")
 UNKNOWN_CHANNEL = 10003
 MISSING_PERMISSIONS = 50013
 SEND_TIMEOUT = 30.0  # seconds; past that the outcome is unknown and the nonce decides later
-GLOBAL_RATE = 49.0  # messages per second: just under Discord's global 50 requests per second
 RATE_LIMITED_WAITS = 5  # 429s waited out here after discord.py gave up (five 429s each)
 HISTORY_SEARCHED = 100  # messages read when looking for one whose send was not confirmed
 CLOCK_SKEW = timedelta(minutes=1)  # between this machine's clock and Discord's ids
@@ -60,55 +58,6 @@ THREAD_NAME = 100  # characters: Discord's limit for a thread's (and a forum pos
 THREAD_ARCHIVE: Final = 1440  # minutes: a day of discussion before Discord archives a thread
 
 Attempt = dict[str, object]  # keyword arguments of one try: content and/or embeds
-
-
-class GlobalPacer:
-    """Start sends at most ``rate`` per second in all, evenly spaced, on ``turns``' turns.
-
-    Discord allows a bot 50 requests per second in all. discord.py paces each route from
-    the ``X-RateLimit-*`` headers, but learns of the global limit only from 429s, and gives
-    up on a request after five of them. With dozens of channels served at once, the posting
-    job would exceed the limit every second: the pacer keeps it under instead.
-
-    The limit is the bot's, not the process's. Where the store's turns are shared by every
-    process of the bot (PostgreSQL), each send takes the next turn of one schedule at the
-    bot's ``rate``, so a busy process may use what an idle one leaves. Otherwise the
-    process paces itself at ``own_rate``, its shards' share. A store that cannot hand out a
-    turn (its database restarting) does not hold a send back: the process paces itself
-    meanwhile, and says so once.
-    """
-
-    def __init__(
-        self,
-        rate: float = GLOBAL_RATE,
-        *,
-        own_rate: float | None = None,
-        turns: SendTurns | None = None,
-        bot_id: Callable[[], int] = lambda: 0,
-    ) -> None:
-        self.turns: SendTurns = turns or LocalTurns()
-        self._own = LocalTurns()
-        self._own_interval = 1.0 / (own_rate or rate)
-        self.interval = 1.0 / rate if self.turns.shared else self._own_interval
-        self._bot_id = bot_id
-        self._on_own = False
-
-    async def wait(self) -> None:
-        """Wait for this send's turn."""
-        bot_id = self._bot_id()
-        try:
-            turn = await self.turns.take(bot_id, self.interval)
-        except StoreError as exc:
-            if not self._on_own:
-                log.warning("cannot take a send turn: %s; pacing this process alone", exc)
-                self._on_own = True
-            turn = await self._own.take(bot_id, self._own_interval)
-        else:
-            if self._on_own:
-                log.info("send turns are shared again")
-                self._on_own = False
-        if turn.wait > 0:
-            await asyncio.sleep(turn.wait)
 
 
 def plain_embeds(articles: Sequence[Article]) -> list[discord.Embed]:
@@ -197,17 +146,9 @@ class DiscordSender:
         client: discord.Client,
         *,
         timeout: float = SEND_TIMEOUT,
-        rate: float = GLOBAL_RATE,
-        own_rate: float | None = None,
-        turns: SendTurns | None = None,
     ) -> None:
         self.client = client
         self.timeout = timeout
-        self.pacer = GlobalPacer(rate, own_rate=own_rate, turns=turns, bot_id=self._bot_id)
-
-    def _bot_id(self) -> int:
-        """Return the bot's user id: its send turns are its token's (0 before login)."""
-        return self.client.user.id if self.client.user else 0
 
     async def send(
         self,
@@ -279,7 +220,6 @@ class DiscordSender:
         """
         number, waits = 1, 0
         while True:
-            await self.pacer.wait()
             try:
                 return await asyncio.wait_for(post(attempts[number - 1]), self.timeout)
             except discord.Forbidden as exc:
@@ -316,7 +256,6 @@ class DiscordSender:
         The message is posted by now, so nothing here may undo that: a thread Discord
         refuses is logged and given up (the permission is checked before posting).
         """
-        await self.pacer.wait()
         try:
             await asyncio.wait_for(
                 self.client.http.start_thread_with_message(

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bot.articles import Article
-from bot.chat.delivery import DiscordSender, GlobalPacer
+from bot.chat.delivery import DiscordSender
 from bot.errors import ChannelForbidden, DeliveryFailed
 from bot.parsing import build_draft
 from bot.store import open_store
@@ -264,11 +264,11 @@ async def test_sends_go_out_while_the_database_cannot_hand_out_turns(
 ) -> None:
     # On PostgreSQL every process takes its turns from the database; on SQLite the process
     # paces itself. A database that cannot give a turn (restarting) holds no send back.
-    sender = sender_of(world)
-    assert sender.pacer.turns.shared is (backend_of(world.store) == "postgres")
+    sender, pacer = sender_of(world), world.bot.pacer
+    assert pacer.turns.shared is (backend_of(world.store) == "postgres")
     gone = await open_store(postgres_url)
     await gone.close()
-    sender.pacer = GlobalPacer(49, own_rate=24.5, turns=gone.send_turns, bot_id=lambda: 1)
+    pacer.turns = gone.send_turns
     article = await stored(world, 710)
     channel = world.home.channel
     sent = [await sender.send(channel.id, [article], f"no-turn-{n}") for n in range(3)]

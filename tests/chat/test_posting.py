@@ -462,6 +462,24 @@ async def test_a_run_to_many_channels_stays_under_the_global_rate_limit(world: W
     assert report.posted == 60 and all(len(posts(world, channel)) == 1 for channel in channels)
 
 
+async def test_every_request_of_a_run_counts_toward_the_global_rate_limit(world: World) -> None:
+    # A forum post is two requests: a look for the post an unconfirmed try may have made,
+    # then the post. Both count toward Discord's global limit, and both wait their turn.
+    forums = [await world.fake.create_forum_channel(world.home.guild, f"f-{n}") for n in range(40)]
+    await eventually(lambda: asyncio.sleep(0, world.bot.get_channel(forums[-1].id)), bool)
+    for forum in forums:
+        await world.store.subscriptions.subscribe(
+            guild_id=world.home.guild.id, channel_id=forum.id, topic="AI", min_quality=50
+        )
+    await new_articles(world, 1, quality=99)
+    world.fake.rate_limits.enabled = True
+    report = await world.bot.poster.run()
+    assert [hit for hit in world.fake.rate_limits.hits if hit.scope == "global"] == []
+    assert report.posted == 40 and all(len(world.fake.threads_in(f)) == 1 for f in forums)
+    looks = world.fake.find_requests("GET", "/guilds/{guild_id}/threads/active")
+    assert len(looks) >= 40  # the looks were made, and paced
+
+
 async def test_a_429_that_discord_py_gives_up_on_is_waited_out(world: World) -> None:
     await subscribe(world)
     world.fake.inject_fault(

@@ -1,0 +1,103 @@
+"""``GlobalPacer``: the bot's requests kept under Discord's global limit, at the HTTP layer.
+
+Discord allows a bot 50 requests per second in all (interaction callbacks and webhooks
+apart). discord.py paces each route from the ``X-RateLimit-*`` headers, but learns of the
+global limit only from 429s, and gives up on a request after five of them. With dozens of
+channels served at once, the posting job would exceed the limit every second: the pacer
+keeps the bot under it instead.
+
+It paces every request that counts, from an ``aiohttp`` trace on discord.py's session
+(``GlobalPacer.pace``): the turn is taken as the request leaves, after discord.py has
+waited out the route's own limit or a 429, so no turn is spent on a request that then
+waits, and discord.py's own retries, a forum's look for an unconfirmed post and a
+command's lookups take turns like the messages they serve.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from types import SimpleNamespace
+from typing import TYPE_CHECKING
+
+import aiohttp
+
+from bot.errors import StoreError
+from bot.store.interfaces import SendTurns
+from bot.store.turns import LocalTurns
+
+if TYPE_CHECKING:
+    from yarl import URL
+
+log = logging.getLogger(__name__)
+
+GLOBAL_RATE = 49.0  # requests per second: just under Discord's global 50 requests per second
+# Discord exempts these from the global limit: they are not the bot token's requests.
+EXEMPT_SEGMENTS = frozenset({"interactions", "webhooks"})
+
+
+def counts_globally(url: URL, headers: Mapping[str, str]) -> bool:
+    """Tell whether a request counts toward the bot's global limit: the bot token's, and
+    not an interaction callback or a webhook's."""
+    if not headers.get("Authorization", "").startswith("Bot "):
+        return False
+    return EXEMPT_SEGMENTS.isdisjoint(url.path.split("/"))
+
+
+class GlobalPacer:
+    """Start requests at most ``rate`` per second in all, evenly spaced, on ``turns``' turns.
+
+    The limit is the bot's, not the process's. Where the store's turns are shared by every
+    process of the bot (PostgreSQL), each request takes the next turn of one schedule at
+    the bot's ``rate``, so a busy process may use what an idle one leaves. Otherwise the
+    process paces itself at ``own_rate``, its shards' share. A store that cannot hand out a
+    turn (its database restarting) does not hold a request back: the process paces itself
+    meanwhile, and says so once.
+    """
+
+    def __init__(
+        self,
+        rate: float = GLOBAL_RATE,
+        *,
+        own_rate: float | None = None,
+        turns: SendTurns | None = None,
+        bot_id: Callable[[], int] = lambda: 0,
+    ) -> None:
+        self.turns: SendTurns = turns or LocalTurns()
+        self._own = LocalTurns()
+        self._own_interval = 1.0 / (own_rate or rate)
+        self.interval = 1.0 / rate if self.turns.shared else self._own_interval
+        self._bot_id = bot_id
+        self._on_own = False
+
+    async def wait(self) -> None:
+        """Wait for this request's turn."""
+        bot_id = self._bot_id()
+        try:
+            turn = await self.turns.take(bot_id, self.interval)
+        except StoreError as exc:
+            if not self._on_own:
+                log.warning("cannot take a send turn: %s; pacing this process alone", exc)
+                self._on_own = True
+            turn = await self._own.take(bot_id, self._own_interval)
+        else:
+            if self._on_own:
+                log.info("send turns are shared again")
+                self._on_own = False
+        if turn.wait > 0:
+            await asyncio.sleep(turn.wait)
+
+    def pace(self, trace: aiohttp.TraceConfig) -> aiohttp.TraceConfig:
+        """Return ``trace``, which now makes each request that counts globally wait its turn."""
+
+        async def on_request_start(
+            session: aiohttp.ClientSession,
+            context: SimpleNamespace,
+            params: aiohttp.TraceRequestStartParams,
+        ) -> None:
+            if counts_globally(params.url, params.headers):
+                await self.wait()
+
+        trace.on_request_start.append(on_request_start)
+        return trace
