@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Mapping
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
@@ -25,7 +26,7 @@ import aiohttp
 
 from bot.errors import StoreError
 from bot.store.interfaces import SendTurns
-from bot.store.turns import LocalTurns
+from bot.store.turns import LocalTurns, Turn
 
 if TYPE_CHECKING:
     from yarl import URL
@@ -35,6 +36,8 @@ log = logging.getLogger(__name__)
 GLOBAL_RATE = 49.0  # requests per second: just under Discord's global 50 requests per second
 # Discord exempts these from the global limit: they are not the bot token's requests.
 EXEMPT_SEGMENTS = frozenset({"interactions", "webhooks"})
+LATE = 0.5  # of an interval: a request woken later than this past its turn takes another
+RETAKES = 3  # turns a late request gives up before it goes anyway
 
 
 def counts_globally(url: URL, headers: Mapping[str, str]) -> bool:
@@ -72,7 +75,26 @@ class GlobalPacer:
         self._on_own = False
 
     async def wait(self) -> None:
-        """Wait for this request's turn."""
+        """Wait for this request's turn.
+
+        A request woken later than ``LATE`` of an interval past its turn (its process busy
+        or paused meanwhile) takes the next turn rather than go out on top of the turns
+        after its own: requests bunched so would arrive faster than the rate. After
+        ``RETAKES`` such turns it goes anyway.
+        """
+        for retake in range(RETAKES + 1):
+            asked = time.monotonic()
+            turn = await self._take()
+            if turn.wait > 0:
+                await asyncio.sleep(turn.wait)
+            late = time.monotonic() - asked - max(turn.wait, 0.0)
+            if late <= LATE * self.interval:
+                return
+            if retake == RETAKES:
+                log.debug("a request %.0f ms late on its turn goes out anyway", late * 1000)
+
+    async def _take(self) -> Turn:
+        """Take the next turn: the store's, or this process's own while the store fails."""
         bot_id = self._bot_id()
         try:
             turn = await self.turns.take(bot_id, self.interval)
@@ -80,13 +102,11 @@ class GlobalPacer:
             if not self._on_own:
                 log.warning("cannot take a send turn: %s; pacing this process alone", exc)
                 self._on_own = True
-            turn = await self._own.take(bot_id, self._own_interval)
-        else:
-            if self._on_own:
-                log.info("send turns are shared again")
-                self._on_own = False
-        if turn.wait > 0:
-            await asyncio.sleep(turn.wait)
+            return await self._own.take(bot_id, self._own_interval)
+        if self._on_own:
+            log.info("send turns are shared again")
+            self._on_own = False
+        return turn
 
     def pace(self, trace: aiohttp.TraceConfig) -> aiohttp.TraceConfig:
         """Return ``trace``, which now makes each request that counts globally wait its turn."""
