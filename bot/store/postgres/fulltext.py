@@ -29,6 +29,7 @@ RANK = "ts_rank('{0, 0, 0.25, 1}', search, query)"
 # the full-text index's posting lists; an id of a primary-key range in a bitmap.
 COST = {"walked row": 3.2, "visited row": 3.8, "index entry": 0.4, "key entry": 0.1}
 WINDOW_MARGIN = 2.0  # a floor is set where twice the needed matches are expected
+MAX_LOOKS = 3  # statements a search may take to find its newest matches (``query_matches``)
 WINDOW_PLANNER = {"enable_indexscan": "off"}  # bitmaps only: see ``_newest_matches``
 
 
@@ -101,10 +102,10 @@ class Reach(NamedTuple):
     floor: int | None  # through the index, only past this id (None: every match)
 
 
-def reach(share: float, newest: int) -> Reach:
-    """Return how to find the ``SEARCH_CAP`` + 1 newest matches of a query found in
-    ``share`` of the newest articles, ``newest`` being the newest id: the cheapest of
-    three ways, by what each reads (``COST``, measured at 1,000,000 articles).
+def reach(share: float, newest: int, wanted: int = limits.SEARCH_CAP + 1) -> Reach:
+    """Return how to find the ``wanted`` newest matches, up to id ``newest``, of a query
+    found in ``share`` of the articles there: the cheapest of three ways, by what each
+    reads (``COST``, measured at 1,000,000 articles).
 
     - Walk the primary key backwards, testing each article, until enough matched: cheap
       for a query in many articles, endless for one in few.
@@ -114,7 +115,6 @@ def reach(share: float, newest: int) -> Reach:
       each name their rows past a floor id, where twice the needed matches are expected,
       and only the rows both name are visited.
     """
-    wanted = limits.SEARCH_CAP + 1
     if share <= 0.0:
         return Reach(walk=False, floor=None)
     matches, span = share * newest, math.ceil(WINDOW_MARGIN * wanted / share)
@@ -144,19 +144,28 @@ async def query_matches(
     """
     # Ranking costs every match it ranks, so a search ranks at most SEARCH_CAP matches:
     # all of them, or, for a broader search, the SEARCH_CAP newest (news goes stale); its
-    # total is then a lower bound ("1,000+"). One statement finds the SEARCH_CAP + 1 newest
+    # total is then a lower bound ("1,000+"). Statements find the SEARCH_CAP + 1 newest
     # matches with their ranks: their number is the total, and the page is cut from them
-    # here. Where the newest matches are expected past a floor (``reach``), the
-    # statement looks there first, and through every article only if they were not.
+    # here. Where the newest matches are expected past a floor (``reach``), the first
+    # statement looks there; if fewer were there, the next reaches below the floor as far
+    # as the share found above it says, and the last takes every match left.
     if share is None:
         found = await sample(db, [(query, terms)])
         share, newest = found.shares[0], found.newest
-    how = reach(share, newest)
-    rows = await _newest_matches(db, query, terms, how, newest_first=newest_first)
-    cap = limits.SEARCH_CAP
-    if how.floor is not None and len(rows) <= cap:  # fewer past the floor than expected
-        everywhere = how._replace(floor=None)
-        rows = await _newest_matches(db, query, terms, everywhere, newest_first=newest_first)
+    wanted, cap = limits.SEARCH_CAP + 1, limits.SEARCH_CAP
+    how, below = reach(share, newest, wanted), None
+    rows: list[Row] = []
+    for looks in range(1, MAX_LOOKS + 1):
+        rows += await _newest_matches(
+            db, query, terms, how, below, wanted - len(rows), newest_first=newest_first
+        )
+        if how.floor is None or len(rows) >= wanted:
+            break
+        below = how.floor
+        if looks + 1 == MAX_LOOKS:
+            how = Reach(walk=False, floor=None)
+        else:  # the share past the floor, below which as many are expected
+            how = reach(len(rows) / max(1, newest - below), below, wanted - len(rows))
     found_rows = [(row["id"], row["rank"]) for row in rows[:cap]]
     if not newest_first:  # equal ranks: the newest first
         found_rows.sort(key=lambda match: (-match[1], -match[0]))
@@ -165,30 +174,32 @@ async def query_matches(
 
 
 async def _newest_matches(
-    db: Database, query: str, terms: list[str], how: Reach, *, newest_first: bool
-) -> list[Row]:
-    """Return the ``SEARCH_CAP`` + 1 newest matches of ``query`` the way ``how`` says: id,
-    rank (None when ``newest_first``)."""
-    past, bound = ("AND id > ? ", [how.floor]) if how.floor is not None else ("", [])
+    db: Database, query: str, terms: list[str], how: Reach, below: int | None, limit: int,
+    *, newest_first: bool,
+) -> list[Row]:  # fmt: skip
+    """Return the ``limit`` newest matches of ``query`` up to id ``below`` (None: the
+    newest), the way ``how`` says: id, rank (None when ``newest_first``), newest first."""
+    bounds = [("id > ?", how.floor), ("id <= ?", below)]
+    within = "".join(f"AND {test} " for test, bound in bounds if bound is not None)
+    values = [bound for _, bound in bounds if bound is not None]
     # "id + 0" cannot be read from the primary key in order: the rows come through the
     # index, and PostgreSQL is not left to guess that walking the key would cost less.
     order = "id" if how.walk else "id + 0"
-    newest = f"FROM articles WHERE search @@ {query} {past}ORDER BY {order} DESC LIMIT ?"
+    newest = f"FROM articles WHERE search @@ {query} {within}ORDER BY {order} DESC LIMIT ?"
     # Past a floor, the primary key is to name the rows of the range, not to walk it:
     # PostgreSQL, seeing a few thousand matches expected there, would rather walk it and
     # test every row (for a word in 7% of 1,000,000 articles: 37,000 rows, 127 ms, where
     # the index and the key together took 52 ms).
     planner = WINDOW_PLANNER if how.floor is not None else None
-    limit = limits.SEARCH_CAP + 1
     if newest_first:
         return await db.rows(
-            f"SELECT id, NULL AS rank {newest}", [*terms, *bound, limit], planner=planner
+            f"SELECT id, NULL AS rank {newest}", [*terms, *values, limit], planner=planner
         )
     return await db.rows(
         f"SELECT id, {RANK} AS rank FROM (SELECT id, search {newest}) AS m, "
         f"(SELECT {query} AS query) AS q "
         "ORDER BY id DESC",
-        [*terms, *bound, limit, *terms],
+        [*terms, *values, limit, *terms],
         planner=planner,
     )
 
