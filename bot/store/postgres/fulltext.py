@@ -1,4 +1,4 @@
-"""Full-text search on PostgreSQL: the ``search`` tsvector column (0001_schema.sql), ts_rank.
+"""Full-text search on PostgreSQL: ``article_search``'s tsvectors (0004), ts_rank.
 
 PostgreSQL's own here: each word becomes ``plainto_tsquery('newsbot_english', word)``,
 which reads its text as plain words (no operator of tsquery's syntax gets through), and the
@@ -65,7 +65,7 @@ async def sample(db: Database, queries: Sequence[tuple[str, Sequence[str]]]) -> 
     counts = "".join(f", count(*) FILTER (WHERE search @@ {query})" for query, _ in queries)
     row = await db.first(
         f"SELECT coalesce(max(id), 0), count(*){counts} "
-        "FROM (SELECT id, search FROM articles ORDER BY id DESC LIMIT ?) AS newest",
+        "FROM (SELECT id, search FROM article_search ORDER BY id DESC LIMIT ?) AS newest",
         [*(param for _, params in queries for param in params), limits.COMMON_SAMPLE],
     )
     if row is None or not row[1]:
@@ -185,7 +185,7 @@ async def _newest_matches(
     # "id + 0" cannot be read from the primary key in order: the rows come through the
     # index, and PostgreSQL is not left to guess that walking the key would cost less.
     order = "id" if how.walk else "id + 0"
-    newest = f"FROM articles WHERE search @@ {query} {within}ORDER BY {order} DESC LIMIT ?"
+    newest = f"FROM article_search WHERE search @@ {query} {within}ORDER BY {order} DESC LIMIT ?"
     # Past a floor, the primary key is to name the rows of the range, not to walk it:
     # PostgreSQL, seeing a few thousand matches expected there, would rather walk it and
     # test every row (for a word in 7% of 1,000,000 articles: 37,000 rows, 127 ms, where

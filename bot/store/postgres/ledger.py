@@ -2,7 +2,8 @@
 
 Times are timestamptz; an outbox message keeps its article ids as a bigint array, read
 back as rows with ``unnest``, and its style as jsonb; a filter query is a tsquery column
-matched against ``articles.search`` (SQLite's: ``bot.store.sqlite.ledger``).
+matched against the article's ``article_search`` row (SQLite's:
+``bot.store.sqlite.ledger``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ def _json(value: Any) -> Any:
 DIALECT = LedgerDialect(
     due=due.Dialect(
         outbox_articles="outbox AS o, unnest(o.article_ids) AS j (value)",
-        matches="a.search @@ {query}",
+        matches=(
+            "EXISTS (SELECT 1 FROM article_search AS f WHERE f.id = a.id AND f.search @@ {query})"
+        ),
     ),
     time_param=lambda moment: moment,
     time_from=lambda moment: utc(moment) if isinstance(moment, datetime) else moment,

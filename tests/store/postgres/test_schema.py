@@ -36,7 +36,7 @@ async def test_migrations_apply_to_an_empty_database_and_again_do_nothing(
             "article_topics", "related", "source_files", "subscriptions", "state",
             "deliveries", "outbox", "backfill", "refusals", "quality_counts",
             "topic_quality_counts", "subscription_providers", "candidates", "alert_channels",
-            "send_turns",
+            "send_turns", "article_search",
         }  # fmt: skip
         applied = await connection.fetch("SELECT version, name FROM newsbot_schema ORDER BY 1")
         assert [tuple(row) for row in applied] == [(n, name) for n, name, _ in MIGRATIONS]
@@ -253,7 +253,7 @@ async def test_search_stems_ignores_accents_and_weighs_titles_over_excerpts(
 
     async def search(words: str) -> list[int]:
         rows = await db.fetch(
-            "SELECT id FROM articles, plainto_tsquery('newsbot_english', $1) AS query "
+            "SELECT id FROM article_search, plainto_tsquery('newsbot_english', $1) AS query "
             "WHERE search @@ query "
             "ORDER BY ts_rank('{0, 0, 0.25, 1}', search, query) DESC, id",
             words,
@@ -263,6 +263,8 @@ async def test_search_stems_ignores_accents_and_weighs_titles_over_excerpts(
     assert await search("cafe run") == [2, 1]  # in the title first; stemmed; unaccented
     assert await search("the") == [3]  # no stop words: every word is found, as in FTS5
     assert await search("markets") == [1, 2]
+    await db.execute("UPDATE articles SET title = 'Storms ahead' WHERE id = 3")
+    assert (await search("storm"), await search("weather")) == ([3], [])  # kept by its trigger
 
 
 async def test_a_server_too_old_for_the_schema_is_named(
