@@ -33,3 +33,5 @@ CREATE TRIGGER articles_indexed_insert AFTER INSERT ON articles
 CREATE TRIGGER articles_indexed_update AFTER UPDATE ON articles
     REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION newsbot_index_articles();
+
+ANALYZE article_search;  -- its first searches planned with statistics (autovacuum follows)
