@@ -147,7 +147,7 @@ async def postgres_derived(url: str) -> dict[str, list[tuple[Any, ...]]]:
         await connection.close()
 
 
-async def searches(path: Path) -> dict[str, list[int]]:
+async def searches(path: str | Path) -> dict[str, list[int]]:
     async with await open_store(path) as store:
         return {
             text: [a.id for a in (await store.articles.search(text, limit=50)).articles]
@@ -175,6 +175,8 @@ async def test_sqlite_to_postgresql_to_sqlite_keeps_every_row(
     assert ("Lonely Topic", 0) in [row[1:] for row in sqlite_derived(back)["topics"]]
     assert await searches(back) == await searches(source)
     assert (await searches(source))["satellites"]
+    found = {text: sorted(ids) for text, ids in (await searches(source)).items()}
+    assert {text: sorted(ids) for text, ids in (await searches(postgres_url)).items()} == found
     # Times, flags and outbox ids come back as the store wrote them, not only as equal
     # values. JSON documents are compared as values (above): jsonb orders an object's keys.
     for table in TABLES:
