@@ -40,7 +40,7 @@ class Settings:
     max_per_run: int = 5
     post_interval: timedelta = timedelta(minutes=15)
     rescan_interval: timedelta = timedelta(minutes=5)
-    send_rate: int = 49
+    send_rate: int = 48
     log_level: str = "INFO"
     http: tuple[str, int] | None = None  # NEWSBOT_HTTP: where /metrics, /healthz, /readyz listen
     log_format: LogFormat = "text"
@@ -217,7 +217,7 @@ def load_settings(
         max_per_run=integer("NEWSBOT_MAX_PER_RUN", 5, 1, 100),
         post_interval=duration("NEWSBOT_POST_INTERVAL", timedelta(minutes=15)),
         rescan_interval=duration("NEWSBOT_RESCAN_INTERVAL", timedelta(minutes=5)),
-        send_rate=integer("NEWSBOT_SEND_RATE", 49, 1, 50),
+        send_rate=integer("NEWSBOT_SEND_RATE", 48, 1, 50),
         log_level=choice("NEWSBOT_LOG_LEVEL", LOG_LEVELS, "INFO"),
         http=address("NEWSBOT_HTTP"),
         log_format=log_format(),
