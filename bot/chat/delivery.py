@@ -29,6 +29,7 @@ from discord.channel import ThreadWithMessage
 
 from bot.articles import Article
 from bot.chat.embeds import article_embeds, clip
+from bot.chat.pacing import answered_within
 from bot.chat.permissions import (
     PostingChannel,
     delivery_permissions,
@@ -221,7 +222,8 @@ class DiscordSender:
         number, waits = 1, 0
         while True:
             try:
-                return await asyncio.wait_for(post(attempts[number - 1]), self.timeout)
+                async with answered_within(self.timeout):
+                    return await post(attempts[number - 1])
             except discord.Forbidden as exc:
                 reason = _describe(exc)
                 if needs and exc.code == MISSING_PERMISSIONS:  # not Missing Access, say
@@ -257,15 +259,13 @@ class DiscordSender:
         refuses is logged and given up (the permission is checked before posting).
         """
         try:
-            await asyncio.wait_for(
-                self.client.http.start_thread_with_message(
+            async with answered_within(self.timeout):
+                await self.client.http.start_thread_with_message(
                     channel_id,
                     message_id,
                     name=post_name(articles),
                     auto_archive_duration=THREAD_ARCHIVE,
-                ),
-                self.timeout,
-            )
+                )
         except discord.HTTPException as exc:
             if exc.code == THREAD_ALREADY_CREATED:  # a resend of a message already threaded
                 return

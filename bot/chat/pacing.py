@@ -16,9 +16,11 @@ command's lookups take turns like the messages they serve.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextvars import ContextVar
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
@@ -38,6 +40,25 @@ GLOBAL_RATE = 48.0  # requests per second: Discord's global 50, less a margin fo
 EXEMPT_SEGMENTS = frozenset({"interactions", "webhooks"})
 LATE = 0.5  # of an interval: a request woken later than this past its turn takes another
 RETAKES = 3  # turns a late request gives up before it goes anyway
+
+
+# The time-out of the request being made in this context (``answered_within``), and its
+# seconds: a wait for a turn is not Discord's to answer, so it does not count.
+_ANSWER_TIMEOUT: ContextVar[tuple[asyncio.Timeout, float] | None] = ContextVar(
+    "newsbot_answer_timeout", default=None
+)
+
+
+@contextlib.asynccontextmanager
+async def answered_within(seconds: float) -> AsyncIterator[None]:
+    """Raise ``TimeoutError`` when a request made inside has no answer ``seconds`` after it
+    left: the time it waited for a turn (``GlobalPacer``) is not counted."""
+    async with asyncio.timeout(seconds) as timeout:
+        token = _ANSWER_TIMEOUT.set((timeout, seconds))
+        try:
+            yield
+        finally:
+            _ANSWER_TIMEOUT.reset(token)
 
 
 def counts_globally(url: URL, headers: Mapping[str, str]) -> bool:
@@ -116,8 +137,14 @@ class GlobalPacer:
             context: SimpleNamespace,
             params: aiohttp.TraceRequestStartParams,
         ) -> None:
-            if counts_globally(params.url, params.headers):
-                await self.wait()
+            if not counts_globally(params.url, params.headers):
+                return
+            answer = _ANSWER_TIMEOUT.get()
+            if answer is not None:
+                answer[0].reschedule(None)  # the turn first, however long it takes
+            await self.wait()
+            if answer is not None:
+                answer[0].reschedule(asyncio.get_running_loop().time() + answer[1])
 
         trace.on_request_start.append(on_request_start)
         return trace

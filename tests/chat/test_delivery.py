@@ -275,3 +275,16 @@ async def test_sends_go_out_while_the_database_cannot_hand_out_turns(
     assert [m.id for m in posted(world, channel)][-3:] == sent
     warned = [r for r in caplog.records if "cannot take a send turn" in r.getMessage()]
     assert len(warned) == 1  # said once, not at every send
+
+
+async def test_a_sends_time_out_does_not_count_its_wait_for_a_turn(world: World) -> None:
+    # Behind a busy posting run a message may wait seconds for its turn: that is no sign
+    # that Discord did not answer, so it is not a time-out.
+    sender, pacer = sender_of(world), world.bot.pacer
+    sender.timeout = 0.3
+    assert world.bot.user is not None
+    for _ in range(round(1.0 / pacer.interval)):  # the next second's turns are taken
+        await pacer.turns.take(world.bot.user.id, pacer.interval)
+    article = await stored(world, 720)
+    sent = await sender.send(world.home.channel.id, [article], "behind-a-busy-run")
+    assert [m.id for m in posted(world, world.home.channel)][-1] == sent
