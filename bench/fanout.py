@@ -62,7 +62,7 @@ if str(ROOT) not in sys.path:
 import aiohttp  # noqa: E402
 import discord  # noqa: E402
 import pgserver  # noqa: E402
-from machine import describe  # noqa: E402
+from machine import describe, stop_process  # noqa: E402
 
 from bot.articles import Article  # noqa: E402
 from bot.chat.bot import NewsBot  # noqa: E402
@@ -764,14 +764,7 @@ async def shared_bench(
                         reporter.cancel()
                 finally:
                     for process in processes:
-                        if process.returncode is None:
-                            with contextlib.suppress(ProcessLookupError):
-                                process.send_signal(signal.SIGTERM)
-                        try:
-                            await asyncio.wait_for(process.wait(), 60)
-                        except TimeoutError:
-                            process.kill()
-                            await process.wait()
+                        await stop_process(process)
                     for watcher in watchers:
                         with contextlib.suppress(asyncio.CancelledError):
                             await watcher

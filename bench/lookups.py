@@ -31,7 +31,6 @@ import math
 import os
 import random
 import re
-import signal
 import sqlite3
 import string
 import sys
@@ -43,7 +42,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from machine import describe
+from machine import describe, stop_process
 
 from bot.articles import ArticlePage, is_web_url, topic_key, url_host
 from bot.store import Store, open_store
@@ -1274,13 +1273,7 @@ async def memory_run(
                 peak_kib = _status_kib(process.pid, "VmHWM")
                 rss_kib = _status_kib(process.pid, "VmRSS")
             finally:
-                if process.returncode is None:
-                    process.send_signal(signal.SIGTERM)
-                    try:
-                        await asyncio.wait_for(process.wait(), 60)
-                    except TimeoutError:
-                        process.kill()
-                        await process.wait()
+                await stop_process(process)
             log_text = log_path.read_text(errors="replace")
     return {
         "data_dir": "empty directory" if data_dir.is_dir() else "missing (no load)",

@@ -1,10 +1,14 @@
-"""What every benchmark records about the machine it ran on (Linux)."""
+"""What every benchmark records about the machine it ran on (Linux), and how it stops the
+processes it starts there."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import platform
 import re
+import signal
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,3 +33,15 @@ def describe(**libraries: object) -> dict[str, Any]:
         "sqlite": sqlite3.sqlite_version,
         **libraries,
     }
+
+
+async def stop_process(process: asyncio.subprocess.Process, grace: float = 60.0) -> None:
+    """Stop a child process: SIGTERM, then SIGKILL if it has not exited ``grace`` s later."""
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGTERM)
+    try:
+        await asyncio.wait_for(process.wait(), grace)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
