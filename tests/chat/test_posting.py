@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,11 +14,13 @@ from bot.chat.bot import NewsBot
 from bot.chat.delivery import DiscordSender
 from bot.config import Settings
 from bot.parsing import build_draft
+from bot.posting import RunReport
 from bot.scheduler import POST_JOB
 from bot.store import Store
 from tests.chat.conftest import World, eventually, make_server
 from tests.factories import article_fields, write_article
 from tests.fake_discord import FakeDiscord, running_bot
+from tests.fake_discord.ratelimit import RateLimitHit
 from tests.fake_discord.state import FakeChannel, FakeMessage, Perm
 
 MESSAGES = "/channels/{channel_id}/messages"
@@ -449,8 +452,11 @@ async def test_the_jobs_start_when_ready_and_stop_with_the_bot(bot_store: Store)
         assert not bot.scheduler.scheduler.running
 
 
-async def test_a_run_to_many_channels_stays_under_the_global_rate_limit(world: World) -> None:
-    channels = [world.fake.add_text_channel(world.home.guild, f"feed-{n}") for n in range(60)]
+async def run_under_rate_limits(
+    world: World, channels: Sequence[FakeChannel]
+) -> tuple[RunReport, list[RateLimitHit]]:
+    """Subscribe ``channels`` to AI, store one article due in each, and run the posting job
+    with the fake's rate limits on; return its report and the global 429s it drew."""
     for channel in channels:
         await world.store.subscriptions.subscribe(
             guild_id=world.home.guild.id, channel_id=channel.id, topic="AI", min_quality=50
@@ -458,7 +464,13 @@ async def test_a_run_to_many_channels_stays_under_the_global_rate_limit(world: W
     await new_articles(world, 1, quality=99)
     world.fake.rate_limits.enabled = True
     report = await world.bot.poster.run()
-    assert [hit for hit in world.fake.rate_limits.hits if hit.scope == "global"] == []
+    return report, [hit for hit in world.fake.rate_limits.hits if hit.scope == "global"]
+
+
+async def test_a_run_to_many_channels_stays_under_the_global_rate_limit(world: World) -> None:
+    channels = [world.fake.add_text_channel(world.home.guild, f"feed-{n}") for n in range(60)]
+    report, global_429s = await run_under_rate_limits(world, channels)
+    assert global_429s == []
     assert report.posted == 60 and all(len(posts(world, channel)) == 1 for channel in channels)
 
 
@@ -467,14 +479,8 @@ async def test_every_request_of_a_run_counts_toward_the_global_rate_limit(world:
     # then the post. Both count toward Discord's global limit, and both wait their turn.
     forums = [await world.fake.create_forum_channel(world.home.guild, f"f-{n}") for n in range(40)]
     await eventually(lambda: asyncio.sleep(0, world.bot.get_channel(forums[-1].id)), bool)
-    for forum in forums:
-        await world.store.subscriptions.subscribe(
-            guild_id=world.home.guild.id, channel_id=forum.id, topic="AI", min_quality=50
-        )
-    await new_articles(world, 1, quality=99)
-    world.fake.rate_limits.enabled = True
-    report = await world.bot.poster.run()
-    assert [hit for hit in world.fake.rate_limits.hits if hit.scope == "global"] == []
+    report, global_429s = await run_under_rate_limits(world, forums)
+    assert global_429s == []
     assert report.posted == 40 and all(len(world.fake.threads_in(f)) == 1 for f in forums)
     looks = world.fake.find_requests("GET", "/guilds/{guild_id}/threads/active")
     assert len(looks) >= 40  # the looks were made, and paced
