@@ -709,7 +709,8 @@ async def shared_bench(
             server_cpu = pgserver.server_cpu_seconds(server) if server is not None else None
             first_request = len(fake.requests)
             launched = time.monotonic()  # the fake stamps requests with time.monotonic
-            processes, logs, finished, watchers = [], [], [], []
+            processes, finished, watchers = [], [], []
+            logs: list[list[str]] = []  # each process's log lines (watch_log)
             for shard in range(shards):
                 process = await asyncio.create_subprocess_exec(
                     sys.executable, "-m", "bot", "run", cwd=tmp,
